@@ -1,0 +1,226 @@
+/*
+ * tafel_protocol.h - Tafel's wire messages: parse, validate, serialise.
+ *
+ * One frame (bytes, length) from a client becomes a validated
+ * `struct tafel_request`, or an error carrying one of the wire codes of
+ * ../shared/PROTOCOL.md and the offending field's name. Messages are
+ * described by a table (type name -> required and optional fields with their
+ * JSON types), so every message is checked the same way before any handler
+ * sees it. The same module serialises replies and events, and parses what a
+ * server sends for the clients. Pure C + jansson: no I/O, no globals.
+ *
+ * Hostile input is bounded before jansson builds anything: size, nesting
+ * depth, string length, array length and object width are checked by a
+ * linear pre-scan, UTF-8 is validated (TAFEL_E_BAD_UTF8, which the server
+ * turns into close code 1007) and an embedded NUL is refused.
+ */
+#ifndef TAFEL_PROTOCOL_H
+#define TAFEL_PROTOCOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "tafel_err.h"
+#include "tafel_schema.h"
+
+/** The WebSocket subprotocol of this version. */
+#define TAFEL_SUBPROTOCOL "tafel.v1"
+
+/* ---------------------------------------------------------------- limits */
+
+struct tafel_limits {
+    size_t max_bytes;       /* whole message; over it: TAFEL_E_TOO_LARGE */
+    unsigned max_depth;     /* nesting of arrays/objects, the top object is 1 */
+    size_t max_string;      /* bytes in one string (key or value) */
+    size_t max_array;       /* items in one array */
+    size_t max_object_keys; /* members in one object */
+};
+
+/** Defaults: 64 KiB, depth 8, strings 16 KiB, arrays 1,000, objects 256. */
+#define TAFEL_LIMITS_DEFAULT       \
+    {                              \
+        65536, 8, 16384, 1000, 256 \
+    }
+
+/** Largest integer accepted anywhere (2^53: exact in a double, safe in JS). */
+#define TAFEL_INT_MAX 9007199254740992LL
+
+/* ----------------------------------------------------------------- roles */
+
+enum tafel_role {
+    TAFEL_ROLE_BEHEERDER,    /* administrator */
+    TAFEL_ROLE_OPGAVELEIDER, /* mission lead, moderates its opgaven */
+    TAFEL_ROLE_PARTNER,      /* member organisation */
+    TAFEL_ROLE_INWONER,      /* inhabitant, joined a session by code */
+    TAFEL_ROLE_WAARNEMER,    /* observer: reads only */
+    TAFEL_ROLE__COUNT
+};
+
+/** @brief Wire name of @p role ("beheerder", ...); NULL if out of range. */
+const char *tafel_role_name(enum tafel_role role);
+
+/** @brief Role by wire name; false if @p name is not one. */
+bool tafel_role_from_name(const char *name, enum tafel_role *role);
+
+/* -------------------------------------------------------------- requests */
+
+/* X(ENUM, "wire type") - the client -> server messages of docs/protocol.md. */
+#define TAFEL_MSG_LIST(X)             \
+    X(HELLO, "hello")                 \
+    X(JOIN, "join")                   \
+    X(PING, "ping")                   \
+    X(PUT, "put")                     \
+    X(PATCH, "patch")                 \
+    X(DELETE, "delete")               \
+    X(GET, "get")                     \
+    X(LIST, "list")                   \
+    X(SUB, "sub")                     \
+    X(UNSUB, "unsub")                 \
+    X(MODERATE, "moderate")           \
+    X(VOTE, "vote")                   \
+    X(FEEL, "feel")                   \
+    X(SESSION_OPEN, "session.open")   \
+    X(SESSION_CLOSE, "session.close") \
+    X(KEY_CREATE, "key.create")       \
+    X(KEY_LIST, "key.list")           \
+    X(KEY_REVOKE, "key.revoke")       \
+    X(AUDIT_LIST, "audit.list")
+
+enum tafel_msg {
+#define TAFEL_MSG_ENUM(e, wire) TAFEL_MSG_##e,
+    TAFEL_MSG_LIST(TAFEL_MSG_ENUM)
+#undef TAFEL_MSG_ENUM
+        TAFEL_MSG__COUNT
+};
+
+/** @brief Wire name of @p msg ("key.create", ...); NULL if out of range. */
+const char *tafel_msg_name(enum tafel_msg msg);
+
+/** Moderation actions on a reflectie (`moderate` message). */
+enum tafel_moderation { TAFEL_MOD_HIDE, TAFEL_MOD_RESTORE, TAFEL_MOD_PIN, TAFEL_MOD_UNPIN };
+
+/**
+ * A parsed, validated client request. Every pointer borrows from `root` and
+ * lives as long as the request; tafel_request_free() releases it all. Fields
+ * the message type does not have are NULL / 0 / false.
+ */
+struct tafel_request {
+    json_t *root; /* the whole message (owned) */
+    enum tafel_msg type;
+    const json_t *req; /* client's correlation scalar, or NULL */
+    /* documents */
+    enum tafel_kind kind; /* put patch delete get list (list: see has_kind) */
+    bool has_kind;
+    const char *id;    /* patch delete get moderate vote feel session.*; put: doc.id */
+    const json_t *doc; /* put: the document */
+    const json_t *set; /* patch: the fields to change */
+    int64_t rev;       /* put (replace), patch (optional), delete */
+    bool has_rev;
+    const char *opgave; /* list (optional), sub ("*" = all), unsub; put create: doc.opgave */
+    uint64_t since;     /* sub */
+    bool has_since;
+    /* authentication */
+    const char *key;  /* hello */
+    const char *code; /* join */
+    const char *name; /* join: display name, 1..40 code points */
+    /* interaction */
+    enum tafel_moderation moderation; /* moderate */
+    int64_t value;                    /* feel: -2..2; vote: 1 (vote) or 0 (withdraw) */
+    /* administration */
+    enum tafel_role role;  /* key.create */
+    const json_t *opgaven; /* key.create: array of opgave ids, or the string "*" */
+    const char *label;     /* key.create */
+    int64_t expires_in;    /* key.create, seconds; 0 = never */
+    const char *key_id;    /* key.revoke */
+    uint64_t after;        /* audit.list: entries after this number */
+    uint64_t limit;        /* list, audit.list: 0 = server default */
+};
+
+/**
+ * @brief Parse and validate one client frame.
+ *
+ * @param buf, len   the frame's bytes (need not be NUL-terminated)
+ * @param lim        limits to enforce; NULL for TAFEL_LIMITS_DEFAULT
+ * @param out        filled on success; on failure `out->root` and `out->req`
+ *                   are still set when the JSON itself parsed, so the error
+ *                   reply can echo `req`. Always call tafel_request_free().
+ * @param info       on failure: code and offending field (may be NULL)
+ * @return TAFEL_E_OK, TAFEL_E_BAD_REQUEST, TAFEL_E_BAD_UTF8 or TAFEL_E_TOO_LARGE.
+ *
+ * Besides the envelope this validates documents with tafel_schema_validate():
+ * put's `doc` (CREATE without id, REPLACE with id) and patch's `set` (PATCH).
+ */
+enum tafel_err tafel_request_parse(const char *buf, size_t len, const struct tafel_limits *lim,
+                                   struct tafel_request *out, struct tafel_errinfo *info);
+
+/** @brief Release what @p r owns and zero it; safe on a zeroed request. */
+void tafel_request_free(struct tafel_request *r);
+
+/** @brief True if @p buf, @p len is valid UTF-8 (no overlongs, no
+ *  surrogates, nothing above U+10FFFF). */
+bool tafel_utf8_valid(const char *buf, size_t len);
+
+/* --------------------------------------------------------- serialisation */
+
+/*
+ * Every serialiser returns a malloc'd buffer of `headroom + *len + 1` bytes:
+ * `headroom` bytes the caller may use (the server passes LWS_PRE), then the
+ * JSON text of *len bytes, then a NUL. The caller frees it with free().
+ * NULL means out of memory. Keys are emitted in a stable order.
+ */
+
+/** @brief Dump any JSON object @p msg (not stolen). */
+char *tafel_msg_dump(const json_t *msg, size_t headroom, size_t *len);
+
+/** @brief `{"type":"ok","req":R, ...fields}`; @p req may be NULL (then no
+ *  "req"), @p fields (may be NULL) is an object whose members are added; it
+ *  is not stolen. */
+char *tafel_msg_ok(const json_t *req, const json_t *fields, size_t headroom, size_t *len);
+
+/** @brief `{"type":"error","req":R,"code":C,"message":M[,"field":F]}` from
+ *  @p err (its wire code); @p extra (may be NULL, not stolen) adds members,
+ *  e.g. `current` on a conflict. */
+char *tafel_msg_error(const json_t *req, const struct tafel_errinfo *err, const json_t *extra,
+                      size_t headroom, size_t *len);
+
+/** @brief `{"type":"event","seq":S,"op":OP,"doc":DOC}` built around
+ *  @p doc_json (the stored document's JSON text, @p doc_len bytes, copied
+ *  verbatim, not re-parsed): the fan-out path serialises an event once. */
+char *tafel_msg_event(uint64_t seq, const char *op, const char *doc_json, size_t doc_len,
+                      size_t headroom, size_t *len);
+
+/* ---------------------------------------------------- server -> client */
+
+enum tafel_server_msg_type {
+    TAFEL_SMSG_OK,
+    TAFEL_SMSG_ERROR,
+    TAFEL_SMSG_EVENT,
+    TAFEL_SMSG_SNAPSHOT,
+    TAFEL_SMSG_PRESENCE,
+    TAFEL_SMSG_OTHER /* a type this client does not know: ignore it */
+};
+
+/** A message from the server, for clients. Pointers borrow from `root`. */
+struct tafel_server_msg {
+    json_t *root; /* owned */
+    enum tafel_server_msg_type type;
+    const json_t *req;   /* ok, error */
+    const char *code;    /* error: wire code */
+    const char *message; /* error */
+    uint64_t seq;        /* event, snapshot; ok when present */
+    const char *op;      /* event: "put" or "delete" */
+    const json_t *doc;   /* event */
+};
+
+/** @brief Parse a server frame (for clients); checks the envelope of
+ *  ok/error/event/snapshot/presence. Always call tafel_server_msg_free(). */
+enum tafel_err tafel_server_msg_parse(const char *buf, size_t len, struct tafel_server_msg *out,
+                                      struct tafel_errinfo *info);
+
+/** @brief Release what @p m owns and zero it. */
+void tafel_server_msg_free(struct tafel_server_msg *m);
+
+#endif /* TAFEL_PROTOCOL_H */

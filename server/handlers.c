@@ -1,0 +1,283 @@
+/*
+ * handlers.c - the request table, checked before any handler runs, and the
+ * handlers that only read (ping, get, list, key.list, audit.list).
+ *
+ * The table says per message type which handler serves it, whether the
+ * connection must be signed in first, and which roles may send it at all;
+ * the finer checks (kind, opgave, ownership) are perm.c's, made by the
+ * handlers with the document in hand.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "hub.h"
+#include "tafel_time.h"
+
+typedef void (*handler_fn)(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
+
+/* Role masks for the table. */
+#define R(role)   (1u << TAFEL_ROLE_##role)
+#define ANY_ROLE  0x1fu
+#define ADMIN     (R(BEHEERDER))
+#define LEADS     (R(BEHEERDER) | R(OPGAVELEIDER))
+
+struct route {
+    handler_fn fn;
+    bool before_auth; /* the message that signs in (hello, join) */
+    unsigned roles;   /* who may send it once signed in */
+};
+
+static void handle_ping(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
+static void handle_get(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
+static void handle_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
+static void handle_key_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
+static void handle_audit_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
+
+static const struct route routes[TAFEL_MSG__COUNT] = {
+    [TAFEL_MSG_HELLO] = {handle_hello, true, 0},
+    [TAFEL_MSG_JOIN] = {handle_join, true, 0},
+    [TAFEL_MSG_PING] = {handle_ping, false, ANY_ROLE},
+    [TAFEL_MSG_PUT] = {handle_write, false, ANY_ROLE},
+    [TAFEL_MSG_PATCH] = {handle_write, false, ANY_ROLE},
+    [TAFEL_MSG_DELETE] = {handle_write, false, ANY_ROLE},
+    [TAFEL_MSG_GET] = {handle_get, false, ANY_ROLE},
+    [TAFEL_MSG_LIST] = {handle_list, false, ANY_ROLE},
+    [TAFEL_MSG_SUB] = {handle_sub, false, ANY_ROLE},
+    [TAFEL_MSG_UNSUB] = {handle_unsub, false, ANY_ROLE},
+    [TAFEL_MSG_MODERATE] = {handle_write, false, LEADS},
+    [TAFEL_MSG_VOTE] = {handle_write, false, ANY_ROLE},
+    [TAFEL_MSG_FEEL] = {handle_write, false, ANY_ROLE},
+    [TAFEL_MSG_SESSION_OPEN] = {handle_write, false, LEADS},
+    [TAFEL_MSG_SESSION_CLOSE] = {handle_write, false, LEADS},
+    [TAFEL_MSG_KEY_CREATE] = {handle_key_create, false, LEADS},
+    [TAFEL_MSG_KEY_LIST] = {handle_key_list, false, LEADS},
+    [TAFEL_MSG_KEY_REVOKE] = {handle_key_revoke, false, LEADS},
+    [TAFEL_MSG_AUDIT_LIST] = {handle_audit_list, false, ADMIN},
+};
+
+void reply_error(struct conn *c, const json_t *req, enum tafel_err code, const char *field,
+                 const char *message)
+{
+    struct tafel_errinfo info;
+    tafel_errinfo_set(&info, code, field, "%s", message ? message : tafel_strerror(code));
+    conn_send_error(c, req, &info, NULL);
+}
+
+void tafel_handle_request(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    const struct route *rt = &routes[r->type];
+    if (!c->authed) {
+        if (!rt->before_auth) {
+            reply_error(c, r->req, TAFEL_E_UNAUTHORIZED, NULL, "send hello or join first");
+            conn_close(c, 4401, "unauthorized");
+            return;
+        }
+    } else if (rt->before_auth) {
+        reply_error(c, r->req, TAFEL_E_BAD_REQUEST, "type", "already signed in");
+        return;
+    } else if (!(rt->roles & (1u << c->actor.role))) {
+        struct tafel_errinfo info;
+        tafel_errinfo_set(&info, TAFEL_E_FORBIDDEN, "type", "a %s may not send %s",
+                          tafel_role_name(c->actor.role), tafel_msg_name(r->type));
+        conn_send_error(c, r->req, &info, NULL);
+        return;
+    }
+    if (srv->draining && !rt->before_auth && r->type != TAFEL_MSG_PING) {
+        reply_error(c, r->req, TAFEL_E_UNAVAILABLE, NULL, "server shutting down");
+        return;
+    }
+    rt->fn(srv, c, r);
+}
+
+/* ------------------------------------------------------------------- reads */
+
+bool doc_readable(const struct tafel_actor *a, const char *kind, const char *opgave,
+                  const char *json, size_t len, json_t **doc)
+{
+    const struct tafel_kind_def *def = tafel_schema_kind_by_name(kind);
+    if (!def || !tafel_perm_can_read(a, def->kind, opgave, false))
+        return false;
+    json_t *d = NULL;
+    if (doc || (def->kind == TAFEL_KIND_REFLECTIE && !tafel_actor_moderates(a, opgave))) {
+        d = json_loadb(json, len, 0, NULL);
+        if (!d)
+            return false;
+        if (json_is_true(json_object_get(d, "hidden")) && !tafel_actor_moderates(a, opgave)) {
+            json_decref(d);
+            return false;
+        }
+    }
+    if (doc)
+        *doc = d;
+    else
+        json_decref(d);
+    return true;
+}
+
+static void handle_ping(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    json_t *f = json_pack("{s:I}", "seq", (json_int_t)hub_seq(srv->hub));
+    conn_send_ok(c, r->req, f);
+    json_decref(f);
+}
+
+static void handle_get(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    json_t *doc = NULL;
+    const struct tafel_kind_def *def = tafel_schema_kind(r->kind);
+    enum tafel_err err = tafel_store_get(srv->store, def->name, r->id, &doc);
+    if (err == TAFEL_E_OK) {
+        const char *opgave = json_string_value(json_object_get(doc, "opgave"));
+        bool hidden = json_is_true(json_object_get(doc, "hidden"));
+        if (!tafel_perm_can_read(&c->actor, r->kind, opgave, hidden))
+            err = TAFEL_E_NOT_FOUND;
+    }
+    if (err != TAFEL_E_OK) {
+        reply_error(c, r->req, err, err == TAFEL_E_NOT_FOUND ? "id" : NULL, NULL);
+    } else {
+        json_t *f = json_pack("{s:O}", "doc", doc);
+        conn_send_ok(c, r->req, f);
+        json_decref(f);
+    }
+    json_decref(doc);
+}
+
+struct list_ctx {
+    const struct tafel_actor *actor;
+    json_t *docs;
+    size_t limit;
+    bool more, oom;
+};
+
+static bool list_fn(void *ctx, const char *kind, const char *id, const char *opgave,
+                    const char *json, size_t len)
+{
+    (void)id;
+    struct list_ctx *lc = ctx;
+    json_t *doc;
+    if (!doc_readable(lc->actor, kind, opgave, json, len, &doc))
+        return true;
+    if (json_array_size(lc->docs) >= lc->limit) {
+        json_decref(doc);
+        lc->more = true;
+        return false;
+    }
+    if (json_array_append_new(lc->docs, doc) != 0) {
+        lc->oom = true;
+        return false;
+    }
+    return true;
+}
+
+static void handle_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    const char *kind = r->has_kind ? tafel_schema_kind(r->kind)->name : NULL;
+    if (r->opgave && !tafel_actor_sees_opgave(&c->actor, r->opgave)) {
+        reply_error(c, r->req, TAFEL_E_NOT_FOUND, "opgave", "no such opgave");
+        return;
+    }
+    struct list_ctx lc = {&c->actor, json_array(), r->limit ? r->limit : 1000, false, false};
+    uint64_t seq = 0;
+    enum tafel_err err = TAFEL_E_OK;
+    if (r->opgave || !c->actor.scope) {
+        err = tafel_store_list(srv->store, r->opgave, kind, list_fn, &lc, &seq);
+    } else {
+        /* A scoped actor: walk each opgave of its scope, never the rest. */
+        size_t i;
+        json_t *v;
+        json_array_foreach(c->actor.scope, i, v)
+        {
+            if (lc.more || err != TAFEL_E_OK)
+                break;
+            err = tafel_store_list(srv->store, json_string_value(v), kind, list_fn, &lc, &seq);
+        }
+    }
+    if (err == TAFEL_E_OK && lc.oom)
+        err = TAFEL_E_NOMEM;
+    if (err != TAFEL_E_OK) {
+        reply_error(c, r->req, err, NULL, NULL);
+    } else {
+        json_t *f = json_pack("{s:I, s:O, s:b}", "seq", (json_int_t)seq, "docs", lc.docs, "more",
+                              lc.more);
+        conn_send_ok(c, r->req, f);
+        json_decref(f);
+    }
+    json_decref(lc.docs);
+}
+
+/* ------------------------------------------------------------- admin reads */
+
+struct key_list_ctx {
+    const struct tafel_actor *actor;
+    json_t *keys;
+};
+
+static json_t *time_or_null(int64_t ms)
+{
+    char buf[TAFEL_TIME_STRLEN];
+    return ms ? json_string(tafel_time_format(ms, buf)) : json_null();
+}
+
+static bool key_list_fn(void *ctx, const struct tafel_key_info *k)
+{
+    struct key_list_ctx *kc = ctx;
+    if (kc->actor->role != TAFEL_ROLE_BEHEERDER && strcmp(k->created_by, kc->actor->id) != 0)
+        return true;
+    json_t *o = json_pack("{s:s, s:s, s:O, s:s, s:o, s:o, s:o, s:s}", "key_id", k->key_id, "role",
+                          k->role, "opgaven", k->opgaven, "label", k->label, "created_at",
+                          time_or_null(k->created_ms), "expires_at", time_or_null(k->expires_ms),
+                          "revoked_at", time_or_null(k->revoked_ms), "created_by", k->created_by);
+    if (o)
+        json_array_append_new(kc->keys, o);
+    return true;
+}
+
+static void handle_key_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    struct key_list_ctx kc = {&c->actor, json_array()};
+    enum tafel_err err = tafel_store_key_list(srv->store, key_list_fn, &kc);
+    if (err != TAFEL_E_OK) {
+        reply_error(c, r->req, err, NULL, NULL);
+    } else {
+        json_t *f = json_pack("{s:O}", "keys", kc.keys);
+        conn_send_ok(c, r->req, f);
+        json_decref(f);
+    }
+    json_decref(kc.keys);
+}
+
+struct audit_ctx {
+    json_t *entries;
+    size_t limit;
+    bool more;
+};
+
+static bool audit_fn(void *ctx, uint64_t n, const char *json, size_t len)
+{
+    (void)n;
+    struct audit_ctx *ac = ctx;
+    if (json_array_size(ac->entries) >= ac->limit) {
+        ac->more = true;
+        return false;
+    }
+    json_t *e = json_loadb(json, len, 0, NULL);
+    if (e)
+        json_array_append_new(ac->entries, e);
+    return true;
+}
+
+static void handle_audit_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    struct audit_ctx ac = {json_array(), r->limit ? r->limit : 100, false};
+    /* One more than asked tells whether there is more. */
+    enum tafel_err err = tafel_store_audit_list(srv->store, r->after, ac.limit + 1, audit_fn, &ac);
+    if (err != TAFEL_E_OK) {
+        reply_error(c, r->req, err, NULL, NULL);
+    } else {
+        json_t *f = json_pack("{s:O, s:b}", "entries", ac.entries, "more", ac.more);
+        conn_send_ok(c, r->req, f);
+        json_decref(f);
+    }
+    json_decref(ac.entries);
+}

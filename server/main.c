@@ -1,0 +1,394 @@
+/*
+ * main.c - tafeld's command line: init, serve (the default), backup and the
+ * offline `key create`. Parses options, opens the data directory and hands
+ * over to ws.c; it holds no server logic itself.
+ *
+ * Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "handlers.h"
+#include "server.h"
+#include "tafel_time.h"
+
+#ifndef TAFEL_WEB_DIR
+#define TAFEL_WEB_DIR "web"
+#endif
+
+static const char usage_text[] =
+    "usage: tafeld [COMMAND] [OPTIONS]\n"
+    "\n"
+    "Tafel's server: the shared state of opgaven, live over WebSocket.\n"
+    "\n"
+    "Commands:\n"
+    "  serve                 serve HTTP and WebSocket (the default)\n"
+    "  init                  create a data directory; prints the first beheerder key\n"
+    "                        alone on the last line\n"
+    "  backup --out PATH     consistent copy of the data directory, also while serving\n"
+    "  key create --role R --label L [--opgave ID]... [--expires-in SECONDS]\n"
+    "                        create an access key offline (recovery when every\n"
+    "                        beheerder key is lost); prints it on the last line\n"
+    "\n"
+    "Options:\n"
+    "  --data DIR            data directory (default: data)\n"
+    "  --listen HOST:PORT    address to serve on (default: 127.0.0.1:8080; port 0 picks\n"
+    "                        a free one, logged as 'listening on ...')\n"
+    "  --max-message BYTES   largest WebSocket message; larger closes with 1009\n"
+    "                        (default: 65536)\n"
+    "  --origin URL          allow browser connections from this Origin (repeatable;\n"
+    "                        default: any)\n"
+    "  --tls-cert FILE       serve https and wss with this certificate (PEM) ...\n"
+    "  --tls-key FILE        ... and this private key\n"
+    "  --max-connections N   WebSocket connections at most (default: 20000)\n"
+    "  --max-per-address N   connections from one address at most (default: 256)\n"
+    "  --write-rate N        writes per second per connection, burst 2N; 0 = no limit\n"
+    "                        (default: 50)\n"
+    "  --max-lag N           changes a subscriber may fall behind before it is closed\n"
+    "                        with 4408 (default: 10000)\n"
+    "  --retain N            change-log entries kept (older 'since' gets a snapshot);\n"
+    "                        0 keeps all (default: 0)\n"
+    "  --web DIR             the web page's files (default: " TAFEL_WEB_DIR ")\n"
+    "  --log-level LEVEL     error, warn, info or debug (default: info)\n"
+    "  -h, --help            this text\n"
+    "  -V, --version         version\n";
+
+enum opt_id {
+    OPT_DATA = 256,
+    OPT_LISTEN,
+    OPT_MAX_MESSAGE,
+    OPT_ORIGIN,
+    OPT_TLS_CERT,
+    OPT_TLS_KEY,
+    OPT_MAX_CONNECTIONS,
+    OPT_MAX_PER_ADDRESS,
+    OPT_WRITE_RATE,
+    OPT_MAX_LAG,
+    OPT_RETAIN,
+    OPT_WEB,
+    OPT_LOG_LEVEL,
+    OPT_OUT,
+    OPT_ROLE,
+    OPT_LABEL,
+    OPT_OPGAVE,
+    OPT_EXPIRES_IN,
+};
+
+static const struct option long_opts[] = {
+    {"data", required_argument, NULL, OPT_DATA},
+    {"listen", required_argument, NULL, OPT_LISTEN},
+    {"max-message", required_argument, NULL, OPT_MAX_MESSAGE},
+    {"origin", required_argument, NULL, OPT_ORIGIN},
+    {"tls-cert", required_argument, NULL, OPT_TLS_CERT},
+    {"tls-key", required_argument, NULL, OPT_TLS_KEY},
+    {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
+    {"max-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS},
+    {"write-rate", required_argument, NULL, OPT_WRITE_RATE},
+    {"max-lag", required_argument, NULL, OPT_MAX_LAG},
+    {"retain", required_argument, NULL, OPT_RETAIN},
+    {"web", required_argument, NULL, OPT_WEB},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"role", required_argument, NULL, OPT_ROLE},
+    {"label", required_argument, NULL, OPT_LABEL},
+    {"opgave", required_argument, NULL, OPT_OPGAVE},
+    {"expires-in", required_argument, NULL, OPT_EXPIRES_IN},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, 'V'},
+    {NULL, 0, NULL, 0},
+};
+
+/* Everything the command line can say, for every command. */
+struct args {
+    struct tafel_config cfg;
+    const char *out, *role, *label;
+    json_t *opgaven; /* --opgave list, or NULL */
+    long long expires_in;
+};
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tafeld: ");
+    vfprintf(stderr, fmt, ap);
+    fprintf(stderr, "\nTry 'tafeld --help'.\n");
+    va_end(ap);
+    return 2;
+}
+
+/* A whole number in [min, max], or false. */
+static bool parse_num(const char *s, long long min, long long max, long long *out)
+{
+    char *end;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return false;
+    *out = v;
+    return true;
+}
+
+static bool parse_listen(const char *s, struct tafel_config *cfg)
+{
+    const char *colon = strrchr(s, ':');
+    long long port;
+    if (!colon || colon == s || (size_t)(colon - s) >= sizeof(cfg->host) ||
+        !parse_num(colon + 1, 0, 65535, &port))
+        return false;
+    memcpy(cfg->host, s, (size_t)(colon - s));
+    cfg->host[colon - s] = '\0';
+    cfg->port = (int)port;
+    return true;
+}
+
+static int parse_option(int opt, const char *val, struct args *a)
+{
+    struct tafel_config *cfg = &a->cfg;
+    long long n;
+    enum tafel_log_level level;
+    switch (opt) {
+    case OPT_DATA:
+        cfg->data_dir = val;
+        return 0;
+    case OPT_LISTEN:
+        return parse_listen(val, cfg) ? 0 : usage_error("--listen wants HOST:PORT, not '%s'", val);
+    case OPT_MAX_MESSAGE:
+        if (!parse_num(val, 1024, 16 * 1024 * 1024, &n))
+            return usage_error("--max-message wants 1024..16777216 bytes, not '%s'", val);
+        cfg->max_message = (size_t)n;
+        return 0;
+    case OPT_ORIGIN:
+        if (cfg->norigins == TAFEL_MAX_ORIGINS)
+            return usage_error("at most 16 --origin, '%s' is one too many", val);
+        cfg->origins[cfg->norigins++] = val;
+        return 0;
+    case OPT_TLS_CERT:
+        cfg->tls_cert = val;
+        return 0;
+    case OPT_TLS_KEY:
+        cfg->tls_key = val;
+        return 0;
+    case OPT_MAX_CONNECTIONS:
+        if (!parse_num(val, 1, 1000000, &n))
+            return usage_error("--max-connections wants 1..1000000, not '%s'", val);
+        cfg->max_connections = (unsigned)n;
+        return 0;
+    case OPT_MAX_PER_ADDRESS:
+        if (!parse_num(val, 1, 1000000, &n))
+            return usage_error("--max-per-address wants 1..1000000, not '%s'", val);
+        cfg->max_per_address = (unsigned)n;
+        return 0;
+    case OPT_WRITE_RATE:
+        if (!parse_num(val, 0, 1000000, &n))
+            return usage_error("--write-rate wants 0..1000000, not '%s'", val);
+        cfg->write_rate = (double)n;
+        return 0;
+    case OPT_MAX_LAG:
+        if (!parse_num(val, 1, 1000000000, &n))
+            return usage_error("--max-lag wants 1..1000000000, not '%s'", val);
+        cfg->max_lag = (uint64_t)n;
+        return 0;
+    case OPT_RETAIN:
+        if (!parse_num(val, 0, 1000000000000LL, &n))
+            return usage_error("--retain wants a number of changes, not '%s'", val);
+        cfg->retain = (uint64_t)n;
+        return 0;
+    case OPT_WEB:
+        cfg->web_dir = val;
+        return 0;
+    case OPT_LOG_LEVEL:
+        if (!tafel_log_level_parse(val, &level))
+            return usage_error("--log-level wants error, warn, info or debug, not '%s'", val);
+        tafel_log_set_level(level);
+        return 0;
+    case OPT_OUT:
+        a->out = val;
+        return 0;
+    case OPT_ROLE:
+        a->role = val;
+        return 0;
+    case OPT_LABEL:
+        a->label = val;
+        return 0;
+    case OPT_OPGAVE:
+        if (!a->opgaven)
+            a->opgaven = json_array();
+        json_array_append_new(a->opgaven, json_string(val));
+        return 0;
+    case OPT_EXPIRES_IN:
+        if (!parse_num(val, 1, 315360000, &n))
+            return usage_error("--expires-in wants seconds (1..315360000), not '%s'", val);
+        a->expires_in = n;
+        return 0;
+    default:
+        return 2;
+    }
+}
+
+static tafel_store *open_store(const struct tafel_config *cfg, bool create)
+{
+    struct tafel_store_options opt = {0, 0, cfg->retain};
+    struct tafel_errinfo info;
+    tafel_store *st = NULL;
+    if (tafel_store_open(cfg->data_dir, &opt, create, &st, &info) != TAFEL_E_OK) {
+        fprintf(stderr, "tafeld: %s\n", info.message[0] ? info.message : tafel_strerror(info.code));
+        return NULL;
+    }
+    return st;
+}
+
+/* Create a key and print it alone on the last line of stdout. */
+static int make_key(tafel_store *st, const char *role, const json_t *opgaven, const char *label,
+                    long long expires_in, const char *by)
+{
+    char secret[TAFEL_KEY_STRLEN + 1], key_id[TAFEL_ID_MAX + 1];
+    int64_t now = tafel_time_now_ms();
+    int64_t expires = expires_in ? now + expires_in * 1000 : 0;
+    json_t *all = json_string("*");
+    enum tafel_err err = tafel_store_key_create(st, role, opgaven ? opgaven : all, label, expires,
+                                                by, now, secret, key_id);
+    json_decref(all);
+    if (err != TAFEL_E_OK) {
+        fprintf(stderr, "tafeld: cannot create the key: %s\n", tafel_strerror(err));
+        return 1;
+    }
+    printf("Access key %s (role %s) created. It is shown only now:\n%s\n", key_id, role, secret);
+    fflush(stdout);
+    return 0;
+}
+
+static int cmd_init(struct args *a)
+{
+    tafel_store *st = open_store(&a->cfg, true);
+    if (!st)
+        return 1;
+    printf("Created data directory %s.\n", a->cfg.data_dir);
+    int rc = make_key(st, "beheerder", NULL, "beheerder (init)", 0, "init");
+    tafel_store_close(st);
+    return rc;
+}
+
+static int cmd_key_create(struct args *a)
+{
+    enum tafel_role role;
+    if (!a->role || !tafel_role_from_name(a->role, &role) || role == TAFEL_ROLE_INWONER)
+        return usage_error("key create wants --role beheerder, opgaveleider, partner or "
+                           "waarnemer");
+    if (!a->label || !*a->label)
+        return usage_error("key create wants --label");
+    tafel_store *st = open_store(&a->cfg, false);
+    if (!st)
+        return 1;
+    int rc = make_key(st, a->role, a->opgaven, a->label, a->expires_in, "offline");
+    tafel_store_close(st);
+    return rc;
+}
+
+static int cmd_backup(struct args *a)
+{
+    if (!a->out)
+        return usage_error("backup wants --out PATH");
+    tafel_store *st = open_store(&a->cfg, false);
+    if (!st)
+        return 1;
+    struct tafel_errinfo info;
+    enum tafel_err err = tafel_store_backup(st, a->out, &info);
+    tafel_store_close(st);
+    if (err != TAFEL_E_OK) {
+        fprintf(stderr, "tafeld: backup failed: %s\n",
+                info.message[0] ? info.message : tafel_strerror(err));
+        return 1;
+    }
+    printf("Backup of %s written to %s.\n", a->cfg.data_dir, a->out);
+    return 0;
+}
+
+static int cmd_serve(struct args *a)
+{
+    if (!!a->cfg.tls_cert != !!a->cfg.tls_key)
+        return usage_error("--tls-cert and --tls-key go together");
+    struct tafel_server srv;
+    memset(&srv, 0, sizeof(srv));
+    srv.cfg = a->cfg;
+    srv.started_ms = tafel_time_mono_ms();
+    srv.store = open_store(&a->cfg, false);
+    if (!srv.store)
+        return 1;
+    int rc = tafel_server_run(&srv);
+    join_guard_free(srv.join_guard);
+    tafel_store_close(srv.store);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    struct args a;
+    memset(&a, 0, sizeof(a));
+    struct tafel_config *cfg = &a.cfg;
+    cfg->data_dir = "data";
+    snprintf(cfg->host, sizeof(cfg->host), "127.0.0.1");
+    cfg->port = 8080;
+    cfg->max_message = 65536;
+    cfg->max_connections = 20000;
+    cfg->max_per_address = 256;
+    cfg->write_rate = 50;
+    cfg->max_lag = 10000;
+    cfg->ring_size = 4096;
+    cfg->max_queue_bytes = 8 * 1024 * 1024;
+    cfg->web_dir = TAFEL_WEB_DIR;
+
+    /* The command is the first non-option word(s). */
+    const char *cmd = "serve";
+    int first = 1;
+    if (argc > 1 && argv[1][0] != '-') {
+        cmd = argv[1];
+        first = 2;
+        if (strcmp(cmd, "key") == 0) {
+            if (argc < 3 || strcmp(argv[2], "create") != 0)
+                return usage_error("'key' wants 'create'");
+            cmd = "key create";
+            first = 3;
+        }
+    }
+    argv[first - 1] = argv[0];
+    int rc = 0, opt;
+    optind = 1;
+    while (rc == 0 &&
+           (opt = getopt_long(argc - first + 1, argv + first - 1, "hV", long_opts, NULL)) != -1) {
+        if (opt == 'h') {
+            fputs(usage_text, stdout);
+            json_decref(a.opgaven);
+            return 0;
+        }
+        if (opt == 'V') {
+            printf("tafeld %s (protocol %s, data schema %d)\n", TAFEL_VERSION, TAFEL_SUBPROTOCOL,
+                   TAFEL_STORE_SCHEMA_VERSION);
+            json_decref(a.opgaven);
+            return 0;
+        }
+        rc = opt == '?' ? usage_error("unknown option") : parse_option(opt, optarg, &a);
+    }
+    if (rc == 0 && optind < argc - first + 1)
+        rc = usage_error("unexpected argument '%s'", argv[first - 1 + optind]);
+    if (rc == 0) {
+        if (strcmp(cmd, "serve") == 0)
+            rc = cmd_serve(&a);
+        else if (strcmp(cmd, "init") == 0)
+            rc = cmd_init(&a);
+        else if (strcmp(cmd, "backup") == 0)
+            rc = cmd_backup(&a);
+        else if (strcmp(cmd, "key create") == 0)
+            rc = cmd_key_create(&a);
+        else
+            rc = usage_error("unknown command '%s'", cmd);
+    }
+    json_decref(a.opgaven);
+    return rc;
+}

@@ -1,0 +1,73 @@
+/*
+ * perm.h - who may do what: the role x kind x action matrix of
+ * docs/permissions.md, and the scope rules (which opgaven an actor sees).
+ *
+ * Every request is checked here before its handler acts and, for what
+ * depends on the stored document (ownership, hidden reflections), again in
+ * the writer's hook against the document as it is inside the transaction.
+ */
+#ifndef TAFEL_SERVER_PERM_H
+#define TAFEL_SERVER_PERM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "tafel_err.h"
+#include "tafel_protocol.h"
+#include "tafel_schema.h"
+#include "tafel_store.h"
+
+/** Who a connection is, once authenticated. Immutable after hello/join, so
+ *  the writer thread may read it while the connection lives. */
+struct tafel_actor {
+    enum tafel_role role;
+    char id[TAFEL_ID_MAX + 1];      /* key id, or an inwoner's connection actor id */
+    char name[201];                 /* key label or display name */
+    json_t *scope;                  /* array of opgave ids; NULL = every opgave (owned) */
+    char session[TAFEL_ID_MAX + 1]; /* inwoner: the session joined, else "" */
+    int64_t expires_ms;             /* 0: never */
+};
+
+enum tafel_action {
+    TAFEL_ACT_READ,
+    TAFEL_ACT_CREATE,
+    TAFEL_ACT_UPDATE,
+    TAFEL_ACT_DELETE,
+    TAFEL_ACT_MODERATE,
+    TAFEL_ACT__COUNT
+};
+
+/** A cell of the matrix. */
+enum tafel_perm { TAFEL_PERM_NO, TAFEL_PERM_YES, TAFEL_PERM_OWN };
+
+/** @brief The matrix cell for @p role, @p kind, @p action. */
+enum tafel_perm tafel_perm_cell(enum tafel_role role, enum tafel_kind kind,
+                                enum tafel_action action);
+
+/** @brief True if @p a's scope includes @p opgave. */
+bool tafel_actor_sees_opgave(const struct tafel_actor *a, const char *opgave);
+
+/** @brief True if @p a moderates @p opgave (may see hidden reflections). */
+bool tafel_actor_moderates(const struct tafel_actor *a, const char *opgave);
+
+/**
+ * @brief May @p a do @p action on a document of @p kind in @p opgave,
+ * created by @p created_by (NULL on create)?
+ * @return TAFEL_E_OK; TAFEL_E_NOT_FOUND when the opgave is outside the scope
+ *         (documents there do not exist for @p a); TAFEL_E_FORBIDDEN otherwise.
+ */
+enum tafel_err tafel_perm_check(const struct tafel_actor *a, enum tafel_kind kind,
+                                enum tafel_action action, const char *opgave,
+                                const char *created_by, struct tafel_errinfo *info);
+
+/** @brief May @p a read a stored document (scope, hidden reflections)?
+ *  @p hidden is the document's `hidden` field. */
+bool tafel_perm_can_read(const struct tafel_actor *a, enum tafel_kind kind, const char *opgave,
+                         bool hidden);
+
+/** @brief True if @p role may vote and feel (everyone but waarnemer). */
+bool tafel_perm_can_interact(enum tafel_role role);
+
+#endif

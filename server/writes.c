@@ -1,0 +1,581 @@
+/*
+ * writes.c - every change goes through here: a request becomes a writer
+ * operation (`struct wop`), the writer thread commits it (wop_check runs
+ * inside the transaction with the stored document in hand), serialises the
+ * reply and events (tafel_writer_finish), and the loop sends them
+ * (tafel_handle_write_done).
+ *
+ * What is checked where: the loop rejects what needs no stored document
+ * (rate limit, role, scope of a new document, references); the hook checks
+ * what does (ownership, hidden reflections, the opgave of an existing
+ * document) and fills the fields only the server sets.
+ */
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libwebsockets.h>
+
+#include "handlers.h"
+#include "hub.h"
+#include "tafel_time.h"
+
+/* ---------------------------------------------------------------- helpers */
+
+static bool rate_ok(struct tafel_server *srv, struct conn *c)
+{
+    double rate = srv->cfg.write_rate;
+    if (rate <= 0)
+        return true;
+    int64_t now = tafel_time_mono_ms();
+    if (c->tokens_ms == 0) {
+        c->tokens = 2 * rate;
+    } else {
+        c->tokens += (double)(now - c->tokens_ms) * rate / 1000.0;
+        if (c->tokens > 2 * rate)
+            c->tokens = 2 * rate;
+    }
+    c->tokens_ms = now;
+    if (c->tokens < 1)
+        return false;
+    c->tokens -= 1;
+    return true;
+}
+
+static enum tafel_action action_of(const struct wop *op)
+{
+    switch (op->msg) {
+    case TAFEL_MSG_PUT:
+        return op->w.id ? TAFEL_ACT_UPDATE : TAFEL_ACT_CREATE;
+    case TAFEL_MSG_PATCH:
+        return TAFEL_ACT_UPDATE;
+    case TAFEL_MSG_DELETE:
+        return TAFEL_ACT_DELETE;
+    case TAFEL_MSG_MODERATE:
+    case TAFEL_MSG_SESSION_OPEN:
+    case TAFEL_MSG_SESSION_CLOSE:
+        return TAFEL_ACT_MODERATE;
+    default: /* vote, feel: checked as reading plus tafel_perm_can_interact */
+        return TAFEL_ACT_READ;
+    }
+}
+
+static const char *str_field(const json_t *doc, const char *name)
+{
+    return json_string_value(json_object_get(doc, name));
+}
+
+/* Each REF field of @doc must name an existing document of its kind in
+ * @opgave. Checked in the loop (a read); a reference deleted between this
+ * check and the commit is possible, as with any later delete. */
+static enum tafel_err check_refs(struct tafel_server *srv, enum tafel_kind kind, const json_t *doc,
+                                 const char *opgave, struct tafel_errinfo *info)
+{
+    const struct tafel_kind_def *def = tafel_schema_kind(kind);
+    for (size_t i = 0; i < def->nfields; i++) {
+        const struct tafel_field *f = &def->fields[i];
+        const char *id = f->type == TAFEL_F_REF ? str_field(doc, f->name) : NULL;
+        if (!id)
+            continue;
+        json_t *target = NULL;
+        enum tafel_err err =
+            tafel_store_get(srv->store, tafel_schema_kind(f->ref)->name, id, &target);
+        bool ok = err == TAFEL_E_OK && opgave && strcmp(str_field(target, "opgave"), opgave) == 0;
+        json_decref(target);
+        if (!ok)
+            return tafel_errinfo_set(info, TAFEL_E_BAD_REQUEST, f->name,
+                                     "no %s with that id in this opgave",
+                                     tafel_schema_kind(f->ref)->name);
+    }
+    return TAFEL_E_OK;
+}
+
+/* --------------------------------------------------- the hook (writer thread) */
+
+static const char join_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
+
+static void set_now(json_t *doc, const char *field)
+{
+    char ts[TAFEL_TIME_STRLEN];
+    json_object_set_new(doc, field, json_string(tafel_time_format(tafel_time_now_ms(), ts)));
+}
+
+/* Fields only the server sets survive a replace: copy them over. */
+static void keep_server_fields(enum tafel_kind kind, const json_t *current, json_t *proposed)
+{
+    const struct tafel_kind_def *def = tafel_schema_kind(kind);
+    for (size_t i = 0; i < def->nfields; i++) {
+        const struct tafel_field *f = &def->fields[i];
+        json_t *v = json_object_get(current, f->name);
+        if ((f->flags & TAFEL_FF_SERVER) && v)
+            json_object_set(proposed, f->name, v);
+    }
+    json_t *cb = json_object_get(current, "created_by");
+    if (cb)
+        json_object_set(proposed, "created_by", cb);
+}
+
+static enum tafel_err apply_interaction(struct wop *op, const struct tafel_actor *a,
+                                        json_t *proposed)
+{
+    switch (op->msg) {
+    case TAFEL_MSG_VOTE: {
+        json_t *voters = json_object_get(proposed, "voters");
+        json_t *list = voters ? json_deep_copy(voters) : json_array();
+        size_t i, found = (size_t)-1;
+        json_t *v;
+        json_array_foreach(list, i, v)
+        {
+            if (strcmp(json_string_value(v), a->id) == 0)
+                found = i;
+        }
+        if (op->value && found == (size_t)-1)
+            json_array_append_new(list, json_string(a->id));
+        else if (!op->value && found != (size_t)-1)
+            json_array_remove(list, found);
+        json_object_set_new(proposed, "votes", json_integer((json_int_t)json_array_size(list)));
+        json_object_set_new(proposed, "voters", list);
+        return TAFEL_E_OK;
+    }
+    case TAFEL_MSG_FEEL: {
+        json_t *feelings = json_object_get(proposed, "feelings");
+        json_t *map = feelings ? json_deep_copy(feelings) : json_object();
+        json_object_set_new(map, a->id, json_integer(op->value));
+        json_object_set_new(proposed, "feelings", map);
+        return TAFEL_E_OK;
+    }
+    case TAFEL_MSG_MODERATE: {
+        const char *field = op->moderation == TAFEL_MOD_HIDE || op->moderation == TAFEL_MOD_RESTORE
+                                ? "hidden"
+                                : "pinned";
+        bool on = op->moderation == TAFEL_MOD_HIDE || op->moderation == TAFEL_MOD_PIN;
+        json_object_set_new(proposed, field, json_boolean(on));
+        return TAFEL_E_OK;
+    }
+    case TAFEL_MSG_SESSION_OPEN: {
+        char code[9];
+        for (int i = 0; i < 8; i++)
+            code[i] = join_alphabet[randombytes_uniform(sizeof(join_alphabet) - 1)];
+        code[8] = '\0';
+        json_object_set_new(proposed, "state", json_string("open"));
+        json_object_set_new(proposed, "join_code", json_string(code));
+        set_now(proposed, "opened_at");
+        json_object_del(proposed, "closed_at");
+        return TAFEL_E_OK;
+    }
+    case TAFEL_MSG_SESSION_CLOSE:
+        json_object_set_new(proposed, "state", json_string("gesloten"));
+        json_object_del(proposed, "join_code");
+        set_now(proposed, "closed_at");
+        return TAFEL_E_OK;
+    default:
+        return TAFEL_E_OK;
+    }
+}
+
+/* Fill what the server sets on a new document. */
+static enum tafel_err fill_created(struct wop *op, const struct tafel_actor *a, json_t *proposed,
+                                   struct tafel_errinfo *info)
+{
+    json_object_set_new(proposed, "created_by", json_string(a->id));
+    switch (op->kind) {
+    case TAFEL_KIND_REFLECTIE:
+        json_object_set_new(proposed, "author", json_string(a->name));
+        if (a->role == TAFEL_ROLE_INWONER) {
+            const char *s = str_field(proposed, "session");
+            if (s && strcmp(s, a->session) != 0)
+                return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, "doc.session",
+                                         "an inwoner writes in its own session only");
+            json_object_set_new(proposed, "session", json_string(a->session));
+        }
+        break;
+    case TAFEL_KIND_ACTIVITEIT:
+        json_object_set_new(proposed, "owner_actor", json_string(a->id));
+        break;
+    case TAFEL_KIND_SESSIE:
+        json_object_set_new(proposed, "state", json_string("gepland"));
+        break;
+    default:
+        break;
+    }
+    return TAFEL_E_OK;
+}
+
+static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *current,
+                                json_t *proposed)
+{
+    struct wop *op = ctx;
+    const struct tafel_actor *a = &op->conn->actor;
+    struct tafel_errinfo *info = &w->info;
+    const char *opgave = current ? str_field(current, "opgave") : w->opgave;
+    bool was_hidden = current && json_is_true(json_object_get(current, "hidden"));
+
+    /* What the actor may not read does not exist for it. */
+    if (current && !tafel_perm_can_read(a, op->kind, opgave, was_hidden))
+        return tafel_errinfo_set(info, TAFEL_E_NOT_FOUND, "id", "no such document");
+    enum tafel_action act = action_of(op);
+    const char *created_by = current ? str_field(current, "created_by") : NULL;
+    enum tafel_err err = tafel_perm_check(a, op->kind, act, opgave, created_by, info);
+    if (err != TAFEL_E_OK)
+        return err;
+    if (act == TAFEL_ACT_READ && !tafel_perm_can_interact(a->role))
+        return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, NULL, "a waarnemer only reads");
+
+    const char *mod_field = NULL;
+    if ((op->msg == TAFEL_MSG_PUT || op->msg == TAFEL_MSG_PATCH) &&
+        tafel_schema_touches_flag(op->kind, current, w->doc, TAFEL_FF_MODERATE, &mod_field) &&
+        !tafel_actor_moderates(a, opgave))
+        return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, mod_field,
+                                 "only a moderator may change %s", mod_field);
+
+    if (proposed) {
+        if (!current)
+            err = fill_created(op, a, proposed, info);
+        else if (op->msg == TAFEL_MSG_PUT)
+            keep_server_fields(op->kind, current, proposed);
+        if (err == TAFEL_E_OK)
+            err = apply_interaction(op, a, proposed);
+        if (err == TAFEL_E_OK)
+            err = tafel_schema_validate(op->kind, proposed, TAFEL_V_STORED, info);
+        if (err != TAFEL_E_OK)
+            return err;
+    }
+    bool hidden = proposed ? json_is_true(json_object_get(proposed, "hidden")) : was_hidden;
+    w->flags = (hidden ? TAFEL_CF_HIDDEN : 0) | (was_hidden ? TAFEL_CF_WAS_HIDDEN : 0);
+    op->prev = current ? json_incref((json_t *)current) : NULL;
+    return TAFEL_E_OK;
+}
+
+/* ------------------------------------------------- serialising (writer thread) */
+
+static char *event_delete_stub(const struct wop *op, size_t headroom, size_t *len)
+{
+    json_t *stub = json_pack("{s:s, s:s, s:s, s:I}", "id", op->w.new_id, "kind", op->kind_name,
+                             "opgave", str_field(op->w.stored ? op->w.stored : op->prev, "opgave"),
+                             "rev", (json_int_t)op->w.new_rev);
+    char *text = stub ? json_dumps(stub, JSON_COMPACT) : NULL;
+    json_decref(stub);
+    char *out = text ? tafel_msg_event(op->w.seq, "delete", text, strlen(text), headroom, len)
+                     : NULL;
+    free(text);
+    return out;
+}
+
+static void finish_doc(struct wop *op, size_t headroom)
+{
+    struct tafel_write *w = &op->w;
+    const struct tafel_actor *a = &op->conn->actor;
+    struct tafel_errinfo info;
+    if (op->batch_err != TAFEL_E_OK) {
+        tafel_errinfo_set(&info, op->batch_err, NULL, "%s", tafel_strerror(op->batch_err));
+        op->reply = tafel_msg_error(op->req, &info, NULL, headroom, &op->reply_len);
+        return;
+    }
+    if (w->result != TAFEL_E_OK) {
+        json_t *extra = NULL;
+        info = w->info;
+        if (info.code != w->result)
+            tafel_errinfo_set(&info, w->result, w->result == TAFEL_E_CONFLICT ? "rev" : "id",
+                              "%s", w->result == TAFEL_E_CONFLICT ? "stale revision"
+                                                                   : tafel_strerror(w->result));
+        if (w->result == TAFEL_E_CONFLICT && w->stored) {
+            /* The current version only for those who may read it. */
+            const char *o = str_field(w->stored, "opgave");
+            bool hidden = json_is_true(json_object_get(w->stored, "hidden"));
+            if (tafel_perm_can_read(a, op->kind, o, hidden))
+                extra = json_pack("{s:O}", "current", w->stored);
+            else
+                tafel_errinfo_set(&info, TAFEL_E_NOT_FOUND, "id", "no such document");
+        }
+        op->reply = tafel_msg_error(op->req, &info, extra, headroom, &op->reply_len);
+        json_decref(extra);
+        return;
+    }
+    const json_t *doc = w->stored ? w->stored : op->prev;
+    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+    json_t *f = json_pack("{s:s, s:I, s:I}", "id", w->new_id, "rev", (json_int_t)w->new_rev, "seq",
+                          (json_int_t)w->seq);
+    if (f && w->stored)
+        json_object_set(f, "doc", w->stored);
+    op->reply = f ? tafel_msg_ok(op->req, f, headroom, &op->reply_len) : NULL;
+    json_decref(f);
+    if (text) {
+        op->event_full = tafel_msg_event(w->seq, op->w.op == TAFEL_OP_DELETE ? "delete" : "put",
+                                         text, strlen(text), headroom, &op->event_full_len);
+        free(text);
+    }
+    if ((w->flags & TAFEL_CF_HIDDEN) && !(w->flags & TAFEL_CF_WAS_HIDDEN))
+        op->event_redacted = event_delete_stub(op, headroom, &op->event_redacted_len);
+}
+
+void tafel_writer_finish(struct wop *op, size_t headroom)
+{
+    if (!op->job) {
+        finish_doc(op, headroom);
+        return;
+    }
+    if (op->job_err.code != TAFEL_E_OK)
+        op->reply = tafel_msg_error(op->req, &op->job_err, NULL, headroom, &op->reply_len);
+    else
+        op->reply = tafel_msg_ok(op->req, op->job_result, headroom, &op->reply_len);
+}
+
+/* ----------------------------------------------------- back in the loop */
+
+void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
+{
+    struct tafel_metrics *m = &srv->m;
+    if (op->batch_first) {
+        m->commits++;
+        unsigned b = 0;
+        while (b < 7 && (1u << (b + 1)) <= op->batch_size)
+            b++;
+        m->batch_hist[b]++;
+        m->commit_us_sum += op->commit_us;
+        if (op->commit_us > m->commit_us_max)
+            m->commit_us_max = op->commit_us;
+        unsigned h = 0;
+        while (h < 7 && op->commit_us > (250u << h))
+            h++;
+        m->commit_us_hist[h]++;
+    }
+    if (op->reply) {
+        conn_send(op->conn, frame_new(op->reply, op->reply_len));
+        op->reply = NULL;
+    } else {
+        reply_error(op->conn, op->req, TAFEL_E_NOMEM, NULL, NULL);
+    }
+    if (op->job) {
+        if (op->msg == TAFEL_MSG_KEY_REVOKE && op->job_err.code == TAFEL_E_OK)
+            tafel_close_key(srv, str_field(op->job_args, "key_id"), 4403, "access key revoked");
+        return;
+    }
+    if (op->batch_err != TAFEL_E_OK || op->w.result != TAFEL_E_OK) {
+        m->rejected_ops++;
+        return;
+    }
+    m->committed_ops++;
+    const json_t *doc = op->w.stored ? op->w.stored : op->prev;
+    hub_append(srv, op->w.seq, str_field(doc, "opgave"), op->kind, op->w.flags, op->event_full,
+               op->event_full_len, op->event_redacted, op->event_redacted_len);
+    op->event_full = op->event_redacted = NULL;
+    if (op->msg == TAFEL_MSG_SESSION_CLOSE || (op->kind == TAFEL_KIND_SESSIE &&
+                                               op->w.op == TAFEL_OP_DELETE))
+        tafel_close_session(srv, op->w.new_id, 4403, "session closed");
+    if (op->kind == TAFEL_KIND_OPGAVE || op->kind == TAFEL_KIND_LID || op->audit_logged)
+        log_info("conn=%llu %s %s/%s rev=%lld seq=%llu",
+                 (unsigned long long)(op->conn ? op->conn->id : 0), tafel_msg_name(op->msg),
+                 op->kind_name, op->w.new_id, (long long)op->w.new_rev,
+                 (unsigned long long)op->w.seq);
+}
+
+/* -------------------------------------------------------- building wops */
+
+static struct wop *wop_new(struct conn *c, const struct tafel_request *r)
+{
+    struct wop *op = calloc(1, sizeof(*op));
+    if (!op)
+        return NULL;
+    op->conn = c;
+    conn_ref(c);
+    op->req = r->req ? json_deep_copy(r->req) : NULL;
+    op->msg = r->type;
+    return op;
+}
+
+static const char *audit_action_of(enum tafel_msg msg, enum tafel_kind kind)
+{
+    switch (msg) {
+    case TAFEL_MSG_MODERATE:
+        return "moderate";
+    case TAFEL_MSG_SESSION_OPEN:
+        return "session.open";
+    case TAFEL_MSG_SESSION_CLOSE:
+        return "session.close";
+    case TAFEL_MSG_PUT:
+    case TAFEL_MSG_PATCH:
+    case TAFEL_MSG_DELETE:
+        /* Administrative kinds: the opgave itself and its members. */
+        return kind == TAFEL_KIND_OPGAVE || kind == TAFEL_KIND_LID ? tafel_msg_name(msg) : NULL;
+    default:
+        return NULL;
+    }
+}
+
+void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    struct tafel_errinfo info;
+    tafel_errinfo_clear(&info);
+    if (!rate_ok(srv, c)) {
+        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, "too many writes; slow down");
+        return;
+    }
+    struct wop *op = wop_new(c, r);
+    if (!op) {
+        reply_error(c, r->req, TAFEL_E_NOMEM, NULL, NULL);
+        return;
+    }
+    op->kind = r->kind;
+    snprintf(op->kind_name, sizeof(op->kind_name), "%s", tafel_schema_kind(r->kind)->name);
+    if (r->id)
+        snprintf(op->id, sizeof(op->id), "%s", r->id);
+    op->value = r->value;
+    op->moderation = r->moderation;
+    struct tafel_write *w = &op->w;
+    w->kind = op->kind_name;
+    w->id = r->id ? op->id : NULL;
+    w->actor = c->actor.id;
+    w->check = wop_check;
+    w->check_ctx = op;
+    w->audit_action = audit_action_of(r->type, r->kind);
+    op->audit_logged = w->audit_action != NULL;
+
+    enum tafel_err err = TAFEL_E_OK;
+    switch (r->type) {
+    case TAFEL_MSG_PUT:
+        w->op = TAFEL_OP_PUT;
+        w->expected_rev = r->has_rev ? r->rev : 0;
+        op->input = json_deep_copy(r->doc);
+        if (!r->id && r->kind != TAFEL_KIND_OPGAVE) {
+            snprintf(op->opgave, sizeof(op->opgave), "%s", r->opgave ? r->opgave : "");
+            w->opgave = op->opgave;
+            /* A new document: its scope and role are known now. */
+            err = tafel_perm_check(&c->actor, r->kind, TAFEL_ACT_CREATE, w->opgave, NULL, &info);
+            if (err == TAFEL_E_OK)
+                err = check_refs(srv, r->kind, r->doc, w->opgave, &info);
+        } else if (!r->id) {
+            err = tafel_perm_check(&c->actor, r->kind, TAFEL_ACT_CREATE, NULL, NULL, &info);
+        }
+        break;
+    case TAFEL_MSG_PATCH:
+        w->op = TAFEL_OP_PATCH;
+        w->expected_rev = r->has_rev ? r->rev : 0;
+        op->input = json_deep_copy(r->set);
+        break;
+    case TAFEL_MSG_DELETE:
+        w->op = TAFEL_OP_DELETE;
+        w->expected_rev = r->rev;
+        break;
+    default: /* moderate vote feel session.*: a patch the hook fills in */
+        w->op = TAFEL_OP_PATCH;
+        op->input = json_object();
+        break;
+    }
+    if (err == TAFEL_E_OK && r->id && (r->type == TAFEL_MSG_PUT || r->type == TAFEL_MSG_PATCH)) {
+        /* References in an update must stay inside the document's opgave. */
+        json_t *cur = NULL;
+        if (tafel_store_get(srv->store, op->kind_name, r->id, &cur) == TAFEL_E_OK)
+            err = check_refs(srv, r->kind, r->type == TAFEL_MSG_PUT ? r->doc : r->set,
+                             str_field(cur, "opgave"), &info);
+        json_decref(cur);
+    }
+    if (err != TAFEL_E_OK) {
+        conn_send_error(c, r->req, &info, NULL);
+        wop_free(op, conn_unref);
+        return;
+    }
+    w->doc = op->input;
+    tafel_writer_submit(srv->writer, op);
+}
+
+/* ------------------------------------------------------------ key jobs */
+
+static void key_create_job(tafel_store *st, struct wop *op)
+{
+    const json_t *a = op->job_args;
+    char secret[TAFEL_KEY_STRLEN + 1], key_id[TAFEL_ID_MAX + 1];
+    int64_t now = tafel_time_now_ms();
+    json_int_t expires_in = json_integer_value(json_object_get(a, "expires_in"));
+    int64_t expires = expires_in > 0 ? now + (int64_t)expires_in * 1000 : 0;
+    enum tafel_err err = tafel_store_key_create(
+        st, str_field(a, "role"), json_object_get(a, "opgaven"), str_field(a, "label"), expires,
+        op->conn->actor.id, now, secret, key_id);
+    if (err != TAFEL_E_OK) {
+        tafel_errinfo_set(&op->job_err, err, NULL, "%s", tafel_strerror(err));
+        return;
+    }
+    char ts[TAFEL_TIME_STRLEN];
+    op->job_result = json_pack("{s:s, s:s, s:o}", "key_id", key_id, "key", secret, "expires_at",
+                               expires ? json_string(tafel_time_format(expires, ts)) : json_null());
+    sodium_memzero(secret, sizeof(secret));
+}
+
+static void key_revoke_job(tafel_store *st, struct wop *op)
+{
+    enum tafel_err err = tafel_store_key_revoke(st, str_field(op->job_args, "key_id"),
+                                                op->conn->actor.id, tafel_time_now_ms());
+    if (err != TAFEL_E_OK)
+        tafel_errinfo_set(&op->job_err, err, err == TAFEL_E_NOT_FOUND ? "key_id" : NULL, "%s",
+                          err == TAFEL_E_NOT_FOUND ? "no such key" : tafel_strerror(err));
+    else
+        op->job_result = json_pack("{s:O}", "key_id", json_object_get(op->job_args, "key_id"));
+}
+
+static void submit_job(struct tafel_server *srv, struct conn *c, struct tafel_request *r,
+                       wop_job_fn job, json_t *args)
+{
+    struct wop *op = wop_new(c, r);
+    if (!op || !args) {
+        json_decref(args);
+        wop_free(op, conn_unref);
+        reply_error(c, r->req, TAFEL_E_NOMEM, NULL, NULL);
+        return;
+    }
+    op->job = job;
+    op->job_args = args;
+    tafel_writer_submit(srv->writer, op);
+}
+
+void handle_key_create(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    const struct tafel_actor *a = &c->actor;
+    if (a->role == TAFEL_ROLE_OPGAVELEIDER) {
+        /* An opgaveleider invites partners, inwoners and observers to its
+         * own opgaven only. */
+        if (r->role != TAFEL_ROLE_PARTNER && r->role != TAFEL_ROLE_INWONER &&
+            r->role != TAFEL_ROLE_WAARNEMER) {
+            reply_error(c, r->req, TAFEL_E_FORBIDDEN, "role",
+                        "an opgaveleider creates partner, inwoner and waarnemer keys only");
+            return;
+        }
+        if (!json_is_array(r->opgaven) || json_array_size(r->opgaven) == 0) {
+            reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven",
+                        "an opgaveleider's keys name its own opgaven");
+            return;
+        }
+        size_t i;
+        json_t *v;
+        json_array_foreach(r->opgaven, i, v)
+        {
+            if (!tafel_actor_sees_opgave(a, json_string_value(v))) {
+                reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven", "not one of your opgaven");
+                return;
+            }
+        }
+    }
+    json_t *args = json_pack("{s:s, s:O, s:s, s:I}", "role", tafel_role_name(r->role), "opgaven",
+                             r->opgaven, "label", r->label, "expires_in",
+                             (json_int_t)r->expires_in);
+    log_info("conn=%llu key.create role=%s", (unsigned long long)c->id, tafel_role_name(r->role));
+    submit_job(srv, c, r, key_create_job, args);
+}
+
+void handle_key_revoke(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
+{
+    if (c->actor.role != TAFEL_ROLE_BEHEERDER) {
+        struct tafel_key_info k;
+        memset(&k, 0, sizeof(k));
+        enum tafel_err err = tafel_store_key_get(srv->store, r->key_id, &k);
+        bool mine = err == TAFEL_E_OK && strcmp(k.created_by, c->actor.id) == 0;
+        tafel_key_info_free(&k);
+        if (!mine) {
+            reply_error(c, r->req, err == TAFEL_E_OK ? TAFEL_E_FORBIDDEN : TAFEL_E_NOT_FOUND,
+                        "key_id",
+                        err == TAFEL_E_OK ? "an opgaveleider revokes only keys it created"
+                                          : "no such key");
+            return;
+        }
+    }
+    log_info("conn=%llu key.revoke key=%s", (unsigned long long)c->id, r->key_id);
+    submit_job(srv, c, r, key_revoke_job, json_pack("{s:s}", "key_id", r->key_id));
+}
