@@ -13,7 +13,7 @@
 #include <stdint.h>
 
 /** Size of a buffer that holds any timestamp tafel_time_format() writes. */
-#define TAFEL_TIME_STRLEN 32
+#define TAFEL_TIME_STRLEN 40
 
 /** @brief Milliseconds since the epoch, from CLOCK_REALTIME. */
 int64_t tafel_time_now_ms(void);
@@ -22,7 +22,8 @@ int64_t tafel_time_now_ms(void);
 int64_t tafel_time_mono_ms(void);
 
 /** @brief Write @p ms as "YYYY-MM-DDTHH:MM:SS.mmmZ" into @p buf
- *  (at least TAFEL_TIME_STRLEN bytes). Returns @p buf. */
+ *  (at least TAFEL_TIME_STRLEN bytes); years are clamped to 0000..9999.
+ *  Returns @p buf. */
 char *tafel_time_format(int64_t ms, char *buf);
 
 /** @brief Parse an RFC 3339 timestamp (UTC "Z" or a numeric offset, optional

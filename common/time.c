@@ -56,8 +56,9 @@ char *tafel_time_format(int64_t ms, char *buf)
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    snprintf(buf, TAFEL_TIME_STRLEN, "%04lld-%02u-%02uT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-             sod / 3600, sod / 60 % 60, sod % 60, millis);
+    int year = y < 0 ? 0 : y > 9999 ? 9999 : (int)y;
+    snprintf(buf, TAFEL_TIME_STRLEN, "%04d-%02u-%02uT%02d:%02d:%02d.%03dZ", year, m % 13, d % 32,
+             sod / 3600 % 24, sod / 60 % 60, sod % 60, millis % 1000);
     return buf;
 }
 

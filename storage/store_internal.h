@@ -1,0 +1,129 @@
+/*
+ * store_internal.h - what the files of storage/ share and nobody else sees.
+ *
+ * The store is split by concept (store.c: environment, transactions, errors,
+ * backup; docs.c: the write batch and document reads; changes.c: the change
+ * log; keys.c: access keys; audit.c: the audit trail). They share the handle,
+ * the transaction runners and a few key/value helpers declared here.
+ *
+ * Internally every function reports failure as an LMDB return code or an
+ * errno value (LMDB itself returns errno values), so that a whole
+ * transaction speaks one language; store__err() turns that into an
+ * enum tafel_err at the public boundary, in one place.
+ */
+#ifndef TAFEL_STORE_INTERNAL_H
+#define TAFEL_STORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+#include <lmdb.h>
+#include <sodium.h>
+
+#include "tafel_store.h"
+
+#define STORE_KIND_MAX        32
+#define STORE_HASH_SECRET_LEN 32
+
+/* Named databases; the order is the index into tafel_store.dbi. */
+enum store_db {
+    DB_META,
+    DB_DOCS,
+    DB_BY_OPGAVE,
+    DB_CHANGES,
+    DB_KEYS,
+    DB_KEY_HASH,
+    DB_AUDIT,
+    DB__COUNT
+};
+
+struct tafel_store {
+    MDB_env *env;
+    MDB_dbi dbi[DB__COUNT];
+    /* mdb_env_set_mapsize() needs every transaction of this process to be
+     * finished: each transaction holds this lock shared for its lifetime and
+     * a resize holds it exclusively. Default (reader-preferring) attributes,
+     * so a callback that reads the store again while it is inside a listing
+     * cannot deadlock against a waiting resize. */
+    pthread_rwlock_t resize_lock;
+    size_t map_size_max;
+    uint64_t retain_changes;
+    /* Last seq seen committed, for tafel_store_seq() when a read fails. */
+    _Atomic uint64_t seq_cache;
+    /* Keys the access-key hash; read from meta at open, wiped at close. */
+    unsigned char hash_secret[STORE_HASH_SECRET_LEN];
+};
+
+/** Turn an LMDB or errno code into ours; the one mapping of storage/. */
+enum tafel_err store__err(int rc);
+
+/** Like store__err(), and set @p info (may be NULL) to "<printf of fmt>: <mdb_strerror(rc)>". */
+enum tafel_err store__errinfo(struct tafel_errinfo *info, int rc, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/** Begin a read-only transaction (takes the resize lock shared). */
+int store__read_begin(tafel_store *st, MDB_txn **txn);
+
+/** Abort a read-only transaction and release the resize lock. */
+void store__read_end(tafel_store *st, MDB_txn *txn);
+
+/**
+ * Body of a write transaction. Return 0 to commit, anything else to abort
+ * with that code. It may run more than once (after the map grew), so it must
+ * start from scratch each time and have no effect outside @p txn other than
+ * on its own @p ctx, which it resets.
+ */
+typedef int (*store_write_fn)(tafel_store *st, MDB_txn *txn, void *ctx);
+
+/** Run @p fn in a write transaction and commit (synced); on MDB_MAP_FULL grow
+ *  the map and run it again, until the ceiling. Returns an LMDB/errno code. */
+int store__write_run(tafel_store *st, store_write_fn fn, void *ctx);
+
+/* Big-endian u64, so that lexical key order is numeric order. */
+void store__put_u64(unsigned char *p, uint64_t v);
+uint64_t store__get_u64(const unsigned char *p);
+
+/** Read meta "seq" in @p txn (0 when absent). */
+int store__seq_get(tafel_store *st, MDB_txn *txn, uint64_t *seq);
+/** Write meta "seq" in @p txn. */
+int store__seq_put(tafel_store *st, MDB_txn *txn, uint64_t seq);
+
+/** Fill @p out with @p n random lowercase Crockford base32 characters and a NUL. */
+void store__random_base32(char *out, size_t n);
+
+/** The first (@p op MDB_FIRST) or last (MDB_LAST) key of a database keyed by
+ *  BE u64; MDB_NOTFOUND when it is empty. */
+int store__edge_key(tafel_store *st, MDB_txn *txn, enum store_db db, MDB_cursor_op op, uint64_t *n);
+
+/** Store @p len bytes of @p data (and a NUL after them) under @p key. */
+int store__put_text(tafel_store *st, MDB_txn *txn, enum store_db db, MDB_val *key, const char *data,
+                    size_t len);
+
+/** Parse stored JSON text (NUL-terminated @p v) into a new reference. */
+int store__parse(const MDB_val *v, json_t **out);
+
+/** Append an audit entry inside @p txn. @p detail is not stolen (may be NULL). */
+int store__audit_put(tafel_store *st, MDB_txn *txn, const char *actor, const char *action,
+                     const char *target, const json_t *detail, int64_t now_ms);
+
+/** What changes.c needs to append one change record. */
+struct store_change_in {
+    uint64_t seq;
+    enum tafel_op op;
+    const char *kind, *id, *opgave, *actor;
+    int64_t rev, at_ms;
+    uint32_t flags;
+    const char *doc;
+    size_t doc_len;
+};
+
+/** Append one change record inside @p txn. */
+int store__change_put(tafel_store *st, MDB_txn *txn, const struct store_change_in *c);
+
+/** Drop change records older than the retention allows, given seq @p seq. */
+int store__changes_trim(tafel_store *st, MDB_txn *txn, uint64_t seq);
+
+#endif /* TAFEL_STORE_INTERNAL_H */
