@@ -191,7 +191,6 @@ void tafel_sweep(struct tafel_server *srv)
             refuse(c, NULL, TAFEL_E_UNAUTHORIZED, "no hello or join within 10 s", 4401);
         } else if (c->authed && c->actor.expires_ms && now >= c->actor.expires_ms) {
             log_info("conn=%llu key=%s expired", (unsigned long long)c->id, c->actor.id);
-            c->nsubs = 0;
             conn_close(c, 4403, "access key expired");
         }
     }

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "strmap.h"
+
 struct hub_event {
     uint64_t seq;
     char opgave[TAFEL_ID_MAX + 1];
@@ -22,6 +24,7 @@ struct hub {
     size_t cap;
     uint64_t first; /* seq of the oldest event in the ring */
     uint64_t last;  /* seq of the newest change (ring or not) */
+    struct strmap *followers; /* opgave id or "*" -> subscriptions (as an integer) */
 };
 
 struct hub *hub_new(tafel_store *st, size_t capacity)
@@ -30,7 +33,10 @@ struct hub *hub_new(tafel_store *st, size_t capacity)
     if (!h)
         return NULL;
     h->ring = calloc(capacity, sizeof(*h->ring));
-    if (!h->ring) {
+    h->followers = strmap_new();
+    if (!h->ring || !h->followers) {
+        free(h->ring);
+        strmap_free(h->followers);
         free(h);
         return NULL;
     }
@@ -55,7 +61,47 @@ void hub_free(struct hub *h)
     for (size_t i = 0; i < h->cap; i++)
         event_clear(&h->ring[i]);
     free(h->ring);
+    strmap_free(h->followers);
     free(h);
+}
+
+static uintptr_t follower_count(const struct hub *h, const char *opgave)
+{
+    return (uintptr_t)strmap_get(h->followers, opgave);
+}
+
+bool hub_follow(struct hub *h, const char *opgave)
+{
+    return strmap_set(h->followers, opgave, (void *)(follower_count(h, opgave) + 1));
+}
+
+/* Nothing of an opgave nobody follows stays in memory: free its serialised
+ * events (a later reader of them, if any, gets them from the change log). */
+static void purge_unfollowed(struct hub *h, const char *opgave)
+{
+    bool any_all = follower_count(h, "*") > 0;
+    for (size_t i = 0; i < h->cap; i++) {
+        struct hub_event *e = &h->ring[i];
+        if (!e->full && !e->redacted)
+            continue;
+        bool match = opgave ? strcmp(e->opgave, opgave) == 0 : true;
+        if (match && !any_all && follower_count(h, e->opgave) == 0) {
+            free(e->full);
+            free(e->redacted);
+            e->full = e->redacted = NULL;
+        }
+    }
+}
+
+void hub_unfollow(struct hub *h, const char *opgave)
+{
+    uintptr_t n = follower_count(h, opgave);
+    if (n > 1) {
+        strmap_set(h->followers, opgave, (void *)(n - 1));
+        return;
+    }
+    strmap_del(h->followers, opgave);
+    purge_unfollowed(h, strcmp(opgave, "*") == 0 ? NULL : opgave);
 }
 
 uint64_t hub_seq(const struct hub *h)
@@ -120,7 +166,6 @@ void hub_append(struct tafel_server *srv, uint64_t seq, const char *opgave, enum
         if (srv->cfg.max_lag && h->last - c->cursor > srv->cfg.max_lag) {
             /* A reader this far behind is closed rather than chased; it
              * resumes with `since`. */
-            c->nsubs = 0;
             srv->m.slow_disconnects++;
             conn_close(c, 4408, "slow consumer: reconnect with since");
             continue;

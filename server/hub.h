@@ -27,6 +27,13 @@
 struct hub *hub_new(tafel_store *st, size_t capacity);
 void hub_free(struct hub *h);
 
+/** @brief Count one more subscription to @p opgave ("*" for all); false on OOM. */
+bool hub_follow(struct hub *h, const char *opgave);
+
+/** @brief Count one subscription less; at none, the opgave's serialised
+ *  events are freed: nothing of an unfollowed opgave stays in memory. */
+void hub_unfollow(struct hub *h, const char *opgave);
+
 /** @brief The seq of the newest change the hub knows of. */
 uint64_t hub_seq(const struct hub *h);
 

@@ -23,6 +23,7 @@
 struct lws;
 struct lws_context;
 struct tafel_writer;
+struct tafel_server;
 
 /* ------------------------------------------------------------- settings */
 
@@ -118,9 +119,6 @@ struct conn {
     int close_code;
     char close_reason[64];
 
-    /* write rate limit: token bucket */
-    double tokens;
-    int64_t tokens_ms;
 };
 
 void conn_ref(struct conn *c);
@@ -139,7 +137,11 @@ void conn_send_error(struct conn *c, const json_t *req, const struct tafel_errin
 /** @brief Serialise and queue `ok` with @p fields (not stolen, may be NULL). */
 void conn_send_ok(struct conn *c, const json_t *req, const json_t *fields);
 
-/** @brief Close @p c with @p code and @p reason after what is queued. */
+/** @brief End every subscription of @p c. */
+void conn_drop_subs(struct tafel_server *srv, struct conn *c);
+
+/** @brief Close @p c with @p code and @p reason after what is queued; it
+ *  gets no more events. */
 void conn_close(struct conn *c, int code, const char *reason);
 
 /* ---------------------------------------------------------------- metrics */
@@ -167,6 +169,7 @@ struct presence {
 };
 
 struct hub;
+struct strmap;
 
 struct tafel_server {
     struct tafel_config cfg;
@@ -182,6 +185,7 @@ struct tafel_server {
     bool finished;  /* everything closed: leave the loop */
     int64_t drain_deadline_ms;
     struct join_guard *join_guard; /* failed joins per address */
+    struct strmap *buckets;        /* write-rate buckets per key (writes.c) */
 };
 
 /* handlers.c: dispatch one parsed request of an authenticated or
@@ -208,6 +212,9 @@ void conn_pause_rx(struct conn *c);
 
 /* auth.c: the periodic sweep: hello timeout, key expiry, join-guard ageing. */
 void tafel_sweep(struct tafel_server *srv);
+/* writes.c: forget rate buckets that are full again; free them all. */
+void tafel_rate_sweep(struct tafel_server *srv);
+void tafel_rate_free(struct tafel_server *srv);
 /* subs.c: @c's socket closed (presence). */
 void tafel_conn_closed(struct tafel_server *srv, struct conn *c);
 /* subs.c: stream the next chunk of a sub's backlog; <0 on a fatal error. */

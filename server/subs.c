@@ -98,12 +98,13 @@ static struct sub *find_sub(struct conn *c, const char *opgave)
     return NULL;
 }
 
-static void remove_sub(struct conn *c, const char *opgave)
+static void remove_sub(struct tafel_server *srv, struct conn *c, const char *opgave)
 {
     struct sub *s = find_sub(c, opgave);
     if (!s)
         return;
     size_t i = (size_t)(s - c->subs);
+    hub_unfollow(srv->hub, opgave);
     memmove(&c->subs[i], &c->subs[i + 1], (c->nsubs - i - 1) * sizeof(*s));
     c->nsubs--;
 }
@@ -112,6 +113,10 @@ static void remove_sub(struct conn *c, const char *opgave)
 static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *req,
                       const char *opgave, uint64_t from_seq)
 {
+    if (!hub_follow(srv->hub, opgave)) {
+        reply_error(c, req, TAFEL_E_NOMEM, NULL, NULL);
+        return;
+    }
     struct sub *s = &c->subs[c->nsubs++];
     memset(s, 0, sizeof(*s));
     snprintf(s->opgave, sizeof(s->opgave), "%s", opgave);
@@ -119,7 +124,6 @@ static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *re
     json_t *f = json_pack("{s:s, s:I}", "opgave", opgave, "seq", (json_int_t)from_seq);
     conn_send_ok(c, req, f);
     json_decref(f);
-    (void)srv;
 }
 
 static void snapshot_and_ready(struct tafel_server *srv, struct conn *c, const json_t *req,
@@ -152,7 +156,7 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
         reply_error(c, r->req, TAFEL_E_CONFLICT, NULL, "a subscription is still catching up");
         return;
     }
-    remove_sub(c, opgave);
+    remove_sub(srv, c, opgave);
     if (c->nsubs >= TAFEL_MAX_SUBS) {
         reply_error(c, r->req, TAFEL_E_TOO_LARGE, "opgave", "too many subscriptions");
         return;
@@ -211,12 +215,11 @@ int tafel_backlog_step(struct tafel_server *srv, struct conn *c)
 
 void handle_unsub(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
 {
-    (void)srv;
     if (!find_sub(c, r->opgave)) {
         reply_error(c, r->req, TAFEL_E_NOT_FOUND, "opgave", "not subscribed");
         return;
     }
-    remove_sub(c, r->opgave);
+    remove_sub(srv, c, r->opgave);
     conn_send_ok(c, r->req, NULL);
 }
 

@@ -18,9 +18,17 @@
 
 #include "handlers.h"
 #include "hub.h"
+#include "strmap.h"
 #include "tafel_time.h"
 
 /* ---------------------------------------------------------------- helpers */
+
+/* Writes per key: a token bucket of 2 x --write-rate, refilled at the rate.
+ * Keyed by actor id, so several connections of one key share it. */
+struct bucket {
+    double tokens;
+    int64_t ms;
+};
 
 static bool rate_ok(struct tafel_server *srv, struct conn *c)
 {
@@ -28,18 +36,65 @@ static bool rate_ok(struct tafel_server *srv, struct conn *c)
     if (rate <= 0)
         return true;
     int64_t now = tafel_time_mono_ms();
-    if (c->tokens_ms == 0) {
-        c->tokens = 2 * rate;
+    struct bucket *b = strmap_get(srv->buckets, c->actor.id);
+    if (!b) {
+        b = malloc(sizeof(*b));
+        if (!b || !strmap_set(srv->buckets, c->actor.id, b)) {
+            free(b);
+            return false;
+        }
+        b->tokens = 2 * rate;
     } else {
-        c->tokens += (double)(now - c->tokens_ms) * rate / 1000.0;
-        if (c->tokens > 2 * rate)
-            c->tokens = 2 * rate;
+        b->tokens += (double)(now - b->ms) * rate / 1000.0;
+        if (b->tokens > 2 * rate)
+            b->tokens = 2 * rate;
     }
-    c->tokens_ms = now;
-    if (c->tokens < 1)
+    b->ms = now;
+    if (b->tokens < 1)
         return false;
-    c->tokens -= 1;
+    b->tokens -= 1;
     return true;
+}
+
+struct bucket_sweep {
+    struct tafel_server *srv;
+    int64_t now;
+    char (*idle)[TAFEL_ID_MAX + 1];
+    size_t nidle, cap;
+};
+
+static void find_idle(void *ctx, const char *key, void *val)
+{
+    struct bucket_sweep *bs = ctx;
+    const struct bucket *b = val;
+    /* Full again: forgetting it changes nothing. */
+    if (bs->nidle < bs->cap &&
+        b->tokens + (double)(bs->now - b->ms) * bs->srv->cfg.write_rate / 1000.0 >=
+            2 * bs->srv->cfg.write_rate)
+        snprintf(bs->idle[bs->nidle++], TAFEL_ID_MAX + 1, "%s", key);
+}
+
+void tafel_rate_sweep(struct tafel_server *srv)
+{
+    char idle[64][TAFEL_ID_MAX + 1];
+    struct bucket_sweep bs = {srv, tafel_time_mono_ms(), idle, 0, 64};
+    strmap_each(srv->buckets, find_idle, &bs);
+    for (size_t i = 0; i < bs.nidle; i++)
+        free(strmap_del(srv->buckets, idle[i]));
+}
+
+static void free_bucket(void *ctx, const char *key, void *val)
+{
+    (void)ctx, (void)key;
+    free(val);
+}
+
+void tafel_rate_free(struct tafel_server *srv)
+{
+    if (srv->buckets)
+        strmap_each(srv->buckets, free_bucket, NULL);
+    strmap_free(srv->buckets);
+    srv->buckets = NULL;
 }
 
 static enum tafel_action action_of(const struct wop *op)
@@ -242,6 +297,9 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
     }
     bool hidden = proposed ? json_is_true(json_object_get(proposed, "hidden")) : was_hidden;
     w->flags = (hidden ? TAFEL_CF_HIDDEN : 0) | (was_hidden ? TAFEL_CF_WAS_HIDDEN : 0);
+    /* The store may run the hook again (after growing the map): keep only
+     * the last call's view. */
+    json_decref(op->prev);
     op->prev = current ? json_incref((json_t *)current) : NULL;
     return TAFEL_E_OK;
 }

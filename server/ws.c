@@ -17,6 +17,7 @@
 
 #include "hub.h"
 #include "server.h"
+#include "strmap.h"
 #include "tafel_time.h"
 #include "writer.h"
 
@@ -106,10 +107,19 @@ void conn_resume_rx(struct conn *c)
     }
 }
 
+void conn_drop_subs(struct tafel_server *srv, struct conn *c)
+{
+    for (size_t i = 0; i < c->nsubs; i++)
+        hub_unfollow(srv->hub, c->subs[i].opgave);
+    c->nsubs = 0;
+}
+
 void conn_close(struct conn *c, int code, const char *reason)
 {
     if (!c->wsi || c->close_code)
         return;
+    /* A closing connection gets no more events. */
+    conn_drop_subs(server_of(c->wsi), c);
     c->close_code = code;
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
     /* A peer that never reads never becomes writeable: give the close frame
@@ -130,7 +140,6 @@ void conn_send(struct conn *c, struct frame *f)
     if (c->q_bytes + f->len > srv->cfg.max_queue_bytes) {
         frame_free(f);
         srv->m.slow_disconnects++;
-        c->nsubs = 0;
         conn_close(c, 4408, "slow consumer: reconnect with since");
         return;
     }
@@ -165,7 +174,6 @@ static void for_each_conn_close(struct tafel_server *srv, bool (*match)(struct c
 {
     for (struct conn *c = srv->conns; c; c = c->next) {
         if (c->authed && match(c, what)) {
-            c->nsubs = 0;
             conn_close(c, code, reason);
         }
     }
@@ -340,6 +348,7 @@ static void ws_closed(struct lws *wsi, struct pss *pss)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     srv->m.connections_open--;
+    conn_drop_subs(srv, c);
     tafel_conn_closed(srv, c);
     log_debug("conn=%llu closed", (unsigned long long)c->id);
     conn_unref(c);
@@ -474,7 +483,6 @@ static void drain_step(struct tafel_server *srv)
     bool open = false;
     for (struct conn *c = srv->conns; c; c = c->next) {
         open = true;
-        c->nsubs = 0;
         conn_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
     }
     if (!open || late)
@@ -537,6 +545,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
     (void)sul;
     struct tafel_server *srv = lws_context_user(signal_ctx);
     tafel_sweep(srv);
+    tafel_rate_sweep(srv);
     drain_step(srv);
     lws_sul_schedule(srv->ctx, 0, &sweep_sul, sweep_cb, 250 * LWS_US_PER_MS);
 }
@@ -614,7 +623,8 @@ int tafel_server_run(struct tafel_server *srv)
     signal_ctx = srv->ctx;
     int rc = 1;
     srv->hub = hub_new(srv->store, srv->cfg.ring_size);
-    srv->writer = srv->hub ? tafel_writer_start(srv->store, srv->ctx, tafel_writer_finish, LWS_PRE,
+    srv->buckets = strmap_new();
+    srv->writer = srv->hub && srv->buckets ? tafel_writer_start(srv->store, srv->ctx, tafel_writer_finish, LWS_PRE,
                                                 1024)
                            : NULL;
     if (!srv->writer) {
@@ -652,5 +662,6 @@ cleanup:
     srv->ctx = NULL;
     hub_free(srv->hub);
     srv->hub = NULL;
+    tafel_rate_free(srv);
     return rc;
 }
