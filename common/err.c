@@ -57,8 +57,8 @@ static void sanitise(char *s)
     }
 }
 
-enum tafel_err tafel_errinfo_set(struct tafel_errinfo *info, enum tafel_err code,
-                                 const char *field, const char *fmt, ...)
+enum tafel_err tafel_errinfo_set(struct tafel_errinfo *info, enum tafel_err code, const char *field,
+                                 const char *fmt, ...)
 {
     if (!info)
         return code;

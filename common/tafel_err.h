@@ -16,27 +16,27 @@
 #include <stddef.h>
 
 /* X(NAME, wire code, description) */
-#define TAFEL_ERR_LIST(X)                                                                          \
-    X(OK, "ok", "success")                                                                         \
-    X(BAD_REQUEST, "bad_request", "malformed or invalid request")                                  \
-    X(UNAUTHORIZED, "unauthorized", "not authenticated")                                           \
-    X(FORBIDDEN, "forbidden", "not permitted for this role or opgave")                             \
-    X(NOT_FOUND, "not_found", "no such document")                                                  \
-    X(CONFLICT, "conflict", "stale revision or already exists")                                    \
-    X(TOO_LARGE, "too_large", "message or value too large")                                        \
-    X(RATE_LIMITED, "rate_limited", "too many requests, slow down")                                \
-    X(UNAVAILABLE, "unavailable", "temporarily unavailable")                                       \
-    X(INTERNAL, "internal", "internal error")                                                      \
-    /* Internal conditions below; each maps to one of the wire codes above. */                     \
-    X(BAD_UTF8, "bad_request", "invalid UTF-8")                                                    \
-    X(NOMEM, "internal", "out of memory")                                                          \
-    X(IO, "internal", "storage I/O error")                                                         \
-    X(MAP_FULL, "unavailable", "storage full: map size ceiling reached")                           \
-    X(SCHEMA_VERSION, "internal", "data directory has another schema version")                     \
-    X(EXISTS, "conflict", "already exists")                                                        \
-    X(TRIMMED, "not_found", "changes older than the retained log were asked for")                  \
-    X(KEY_REVOKED, "unauthorized", "access key revoked")                                           \
-    X(KEY_EXPIRED, "unauthorized", "access key expired")                                           \
+#define TAFEL_ERR_LIST(X)                                                         \
+    X(OK, "ok", "success")                                                        \
+    X(BAD_REQUEST, "bad_request", "malformed or invalid request")                 \
+    X(UNAUTHORIZED, "unauthorized", "not authenticated")                          \
+    X(FORBIDDEN, "forbidden", "not permitted for this role or opgave")            \
+    X(NOT_FOUND, "not_found", "no such document")                                 \
+    X(CONFLICT, "conflict", "stale revision or already exists")                   \
+    X(TOO_LARGE, "too_large", "message or value too large")                       \
+    X(RATE_LIMITED, "rate_limited", "too many requests, slow down")               \
+    X(UNAVAILABLE, "unavailable", "temporarily unavailable")                      \
+    X(INTERNAL, "internal", "internal error")                                     \
+    /* Internal conditions below; each maps to one of the wire codes above. */    \
+    X(BAD_UTF8, "bad_request", "invalid UTF-8")                                   \
+    X(NOMEM, "internal", "out of memory")                                         \
+    X(IO, "internal", "storage I/O error")                                        \
+    X(MAP_FULL, "unavailable", "storage full: map size ceiling reached")          \
+    X(SCHEMA_VERSION, "internal", "data directory has another schema version")    \
+    X(EXISTS, "conflict", "already exists")                                       \
+    X(TRIMMED, "not_found", "changes older than the retained log were asked for") \
+    X(KEY_REVOKED, "unauthorized", "access key revoked")                          \
+    X(KEY_EXPIRED, "unauthorized", "access key expired")                          \
     X(INVALID_ARG, "internal", "invalid argument to an internal call")
 
 enum tafel_err {
@@ -69,9 +69,8 @@ struct tafel_errinfo {
 
 /** @brief Set @p info (may be NULL) to @p code with printf-style message;
  *  @p field may be NULL. Returns @p code, so `return tafel_errinfo_set(...)`. */
-enum tafel_err tafel_errinfo_set(struct tafel_errinfo *info, enum tafel_err code,
-                                 const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
+enum tafel_err tafel_errinfo_set(struct tafel_errinfo *info, enum tafel_err code, const char *field,
+                                 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
 /** @brief Reset @p info to TAFEL_E_OK with empty field and message. */
 void tafel_errinfo_clear(struct tafel_errinfo *info);

@@ -91,8 +91,7 @@ static bool parse_date(const char *s, unsigned *y, unsigned *m, unsigned *d)
     if (!digits(s, 4, y) || s[4] != '-' || !digits(s + 5, 2, m) || s[7] != '-' ||
         !digits(s + 8, 2, d))
         return false;
-    return *y >= 1900 && *y <= 2999 && *m >= 1 && *m <= 12 && *d >= 1 &&
-           *d <= month_days(*y, *m);
+    return *y >= 1900 && *y <= 2999 && *m >= 1 && *m <= 12 && *d >= 1 && *d <= month_days(*y, *m);
 }
 
 bool tafel_date_valid(const char *s)
@@ -131,8 +130,7 @@ bool tafel_time_parse(const char *s, int64_t *ms)
         p++;
     } else if (*p == '+' || *p == '-') {
         unsigned oh, om;
-        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 ||
-            om > 59)
+        if (!digits(p + 1, 2, &oh) || p[3] != ':' || !digits(p + 4, 2, &om) || oh > 23 || om > 59)
             return false;
         offset = (int64_t)(oh * 60 + om) * 60 * (*p == '+' ? 1 : -1);
         p += 6;

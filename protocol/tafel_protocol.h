@@ -33,7 +33,7 @@
 
 struct tafel_limits {
     size_t max_bytes;       /* whole message; over it: TAFEL_E_TOO_LARGE */
-    unsigned max_depth;     /* nesting of arrays/objects, the top object is 1 */
+    unsigned max_depth;     /* nesting of arrays/objects, the top object is 1; at most 64 */
     size_t max_string;      /* bytes in one string (key or value) */
     size_t max_array;       /* items in one array */
     size_t max_object_keys; /* members in one object */
@@ -122,10 +122,11 @@ struct tafel_request {
     const char *opgave; /* list (optional), sub ("*" = all), unsub; put create: doc.opgave */
     uint64_t since;     /* sub */
     bool has_since;
+    const char *session; /* sub: a session to be present in (optional) */
     /* authentication */
     const char *key;  /* hello */
     const char *code; /* join */
-    const char *name; /* join: display name, 1..40 code points */
+    const char *name; /* join: display name, 1..40 code points, spaces trimmed */
     /* interaction */
     enum tafel_moderation moderation; /* moderate */
     int64_t value;                    /* feel: -2..2; vote: 1 (vote) or 0 (withdraw) */
@@ -148,7 +149,8 @@ struct tafel_request {
  *                   are still set when the JSON itself parsed, so the error
  *                   reply can echo `req`. Always call tafel_request_free().
  * @param info       on failure: code and offending field (may be NULL)
- * @return TAFEL_E_OK, TAFEL_E_BAD_REQUEST, TAFEL_E_BAD_UTF8 or TAFEL_E_TOO_LARGE.
+ * @return TAFEL_E_OK, TAFEL_E_BAD_REQUEST, TAFEL_E_BAD_UTF8 or TAFEL_E_TOO_LARGE
+ *         (TAFEL_E_NOMEM only if jansson cannot allocate after parsing).
  *
  * Besides the envelope this validates documents with tafel_schema_validate():
  * put's `doc` (CREATE without id, REPLACE with id) and patch's `set` (PATCH).

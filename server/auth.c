@@ -136,8 +136,8 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
         g->window_start = now;
     }
     if (g && g->fails >= JOIN_FAILS_ALLOWED) {
-        log_warn("conn=%llu join refused: too many failed joins from %s",
-                 (unsigned long long)c->id, c->addr);
+        log_warn("conn=%llu join refused: too many failed joins from %s", (unsigned long long)c->id,
+                 c->addr);
         refuse(c, r->req, TAFEL_E_RATE_LIMITED, "too many failed joins; wait a minute", 4429);
         return;
     }

@@ -17,10 +17,10 @@
 typedef void (*handler_fn)(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
 
 /* Role masks for the table. */
-#define R(role)   (1u << TAFEL_ROLE_##role)
-#define ANY_ROLE  0x1fu
-#define ADMIN     (R(BEHEERDER))
-#define LEADS     (R(BEHEERDER) | R(OPGAVELEIDER))
+#define R(role)  (1u << TAFEL_ROLE_##role)
+#define ANY_ROLE 0x1fu
+#define ADMIN    (R(BEHEERDER))
+#define LEADS    (R(BEHEERDER) | R(OPGAVELEIDER))
 
 struct route {
     handler_fn fn;
@@ -198,8 +198,8 @@ static void handle_list(struct tafel_server *srv, struct conn *c, struct tafel_r
     if (err != TAFEL_E_OK) {
         reply_error(c, r->req, err, NULL, NULL);
     } else {
-        json_t *f = json_pack("{s:I, s:O, s:b}", "seq", (json_int_t)seq, "docs", lc.docs, "more",
-                              lc.more);
+        json_t *f =
+            json_pack("{s:I, s:O, s:b}", "seq", (json_int_t)seq, "docs", lc.docs, "more", lc.more);
         conn_send_ok(c, r->req, f);
         json_decref(f);
     }

@@ -22,8 +22,8 @@ struct hub {
     tafel_store *store;
     struct hub_event *ring;
     size_t cap;
-    uint64_t first; /* seq of the oldest event in the ring */
-    uint64_t last;  /* seq of the newest change (ring or not) */
+    uint64_t first;           /* seq of the oldest event in the ring */
+    uint64_t last;            /* seq of the newest change (ring or not) */
     struct strmap *followers; /* opgave id or "*" -> subscriptions (as an integer) */
 };
 
@@ -121,8 +121,8 @@ static bool sub_matches(const struct conn *c, const struct sub *s, const char *o
     return strcmp(s->opgave, opgave) == 0;
 }
 
-enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t nsubs,
-                           uint64_t seq, const char *opgave, enum tafel_kind kind, uint32_t flags)
+enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t nsubs, uint64_t seq,
+                           const char *opgave, enum tafel_kind kind, uint32_t flags)
 {
     const struct sub *s = NULL;
     for (size_t i = 0; i < nsubs && !s; i++)
@@ -215,9 +215,9 @@ static bool log_walk_fn(void *ctx, const struct tafel_change *ch)
     if (ch->seq > lw->to)
         return false;
     const struct tafel_kind_def *def = tafel_schema_kind_by_name(ch->kind);
-    enum hub_view v = def ? hub_view_for(lw->c, lw->subs, lw->nsubs, ch->seq, ch->opgave,
-                                         def->kind, ch->flags)
-                          : HUB_SKIP;
+    enum hub_view v =
+        def ? hub_view_for(lw->c, lw->subs, lw->nsubs, ch->seq, ch->opgave, def->kind, ch->flags)
+            : HUB_SKIP;
     char *buf = NULL;
     size_t len = 0;
     if (v == HUB_FULL)
@@ -294,7 +294,8 @@ int hub_deliver(struct tafel_server *srv, struct conn *c)
         if (!buf) {
             /* Not serialised (out of memory in the writer): the log has it. */
             enum tafel_err err;
-            uint64_t reached = hub_queue_from_log(srv, c, c->subs, c->nsubs, next - 1, next, 1, &err);
+            uint64_t reached =
+                hub_queue_from_log(srv, c, c->subs, c->nsubs, next - 1, next, 1, &err);
             if (!reached)
                 return -1;
             return c->q_head ? 1 : 0;

@@ -49,8 +49,8 @@ void hub_append(struct tafel_server *srv, uint64_t seq, const char *opgave, enum
 enum hub_view { HUB_SKIP, HUB_FULL, HUB_REDACTED };
 
 /** @brief What @p c gets of a change, given the subscriptions @p subs. */
-enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t nsubs,
-                           uint64_t seq, const char *opgave, enum tafel_kind kind, uint32_t flags);
+enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t nsubs, uint64_t seq,
+                           const char *opgave, enum tafel_kind kind, uint32_t flags);
 
 /**
  * @brief Send @p c its next live event if one is due: from the ring with one

@@ -47,8 +47,8 @@ static void emit(struct out *o, const char *fmt, ...)
 static void metric(struct out *o, const char *name, const char *type, const char *help,
                    unsigned long long value)
 {
-    emit(o, "# HELP tafel_%s %s\n# TYPE tafel_%s %s\ntafel_%s %llu\n", name, help, name, type,
-         name, value);
+    emit(o, "# HELP tafel_%s %s\n# TYPE tafel_%s %s\ntafel_%s %llu\n", name, help, name, type, name,
+         value);
 }
 
 static void histogram(struct out *o, const char *name, const char *help, const uint64_t *counts,
@@ -77,8 +77,7 @@ char *tafel_metrics_render(struct tafel_server *srv)
     metric(&o, "connections_open", "gauge", "WebSocket connections open now.", m->connections_open);
     metric(&o, "connections_total", "counter", "WebSocket connections accepted.",
            m->connections_total);
-    metric(&o, "subscribers", "gauge", "Connections with at least one subscription.",
-           subscribers);
+    metric(&o, "subscribers", "gauge", "Connections with at least one subscription.", subscribers);
     metric(&o, "messages_in_total", "counter", "Messages received.", m->messages_in);
     metric(&o, "messages_out_total", "counter", "Messages sent.", m->messages_out);
     metric(&o, "events_delivered_total", "counter", "Live events sent from the shared ring.",

@@ -14,24 +14,24 @@
 /* matrix[kind][role] = {R, C, U, D, M}; roles in enum tafel_role order:
  * beheerder, opgaveleider, partner, inwoner, waarnemer. */
 static const unsigned char matrix[TAFEL_KIND__COUNT][TAFEL_ROLE__COUNT][TAFEL_ACT__COUNT] = {
-    [TAFEL_KIND_OPGAVE] = {{Y, Y, Y, Y, N}, {Y, N, Y, N, N}, {Y, N, N, N, N}, {Y, N, N, N, N},
-                           {Y, N, N, N, N}},
-    [TAFEL_KIND_ACTIELIJN] = {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, N, N, N, N}, {Y, N, N, N, N},
-                              {Y, N, N, N, N}},
-    [TAFEL_KIND_ACTIVITEIT] = {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, Y, O, O, N}, {Y, N, N, N, N},
-                               {Y, N, N, N, N}},
-    [TAFEL_KIND_INDICATOR] = {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, N, N, N, N}, {Y, N, N, N, N},
-                              {Y, N, N, N, N}},
-    [TAFEL_KIND_METING] = {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, Y, O, O, N}, {Y, N, N, N, N},
-                           {Y, N, N, N, N}},
-    [TAFEL_KIND_REFLECTIE] = {{Y, Y, Y, Y, Y}, {Y, Y, Y, Y, Y}, {Y, Y, O, O, N}, {Y, Y, N, N, N},
-                              {Y, N, N, N, N}},
-    [TAFEL_KIND_SESSIE] = {{Y, Y, Y, Y, Y}, {Y, Y, Y, Y, Y}, {Y, N, N, N, N}, {Y, N, N, N, N},
-                           {Y, N, N, N, N}},
-    [TAFEL_KIND_MOMENT] = {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, Y, O, O, N}, {Y, N, N, N, N},
-                           {Y, N, N, N, N}},
-    [TAFEL_KIND_LID] = {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, N, N, N, N}, {N, N, N, N, N},
-                        {Y, N, N, N, N}},
+    [TAFEL_KIND_OPGAVE] =
+        {{Y, Y, Y, Y, N}, {Y, N, Y, N, N}, {Y, N, N, N, N}, {Y, N, N, N, N}, {Y, N, N, N, N}},
+    [TAFEL_KIND_ACTIELIJN] =
+        {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, N, N, N, N}, {Y, N, N, N, N}, {Y, N, N, N, N}},
+    [TAFEL_KIND_ACTIVITEIT] =
+        {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, Y, O, O, N}, {Y, N, N, N, N}, {Y, N, N, N, N}},
+    [TAFEL_KIND_INDICATOR] =
+        {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, N, N, N, N}, {Y, N, N, N, N}, {Y, N, N, N, N}},
+    [TAFEL_KIND_METING] =
+        {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, Y, O, O, N}, {Y, N, N, N, N}, {Y, N, N, N, N}},
+    [TAFEL_KIND_REFLECTIE] =
+        {{Y, Y, Y, Y, Y}, {Y, Y, Y, Y, Y}, {Y, Y, O, O, N}, {Y, Y, N, N, N}, {Y, N, N, N, N}},
+    [TAFEL_KIND_SESSIE] =
+        {{Y, Y, Y, Y, Y}, {Y, Y, Y, Y, Y}, {Y, N, N, N, N}, {Y, N, N, N, N}, {Y, N, N, N, N}},
+    [TAFEL_KIND_MOMENT] =
+        {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, Y, O, O, N}, {Y, N, N, N, N}, {Y, N, N, N, N}},
+    [TAFEL_KIND_LID] =
+        {{Y, Y, Y, Y, N}, {Y, Y, Y, Y, N}, {Y, N, N, N, N}, {N, N, N, N, N}, {Y, N, N, N, N}},
 };
 
 #undef N
@@ -97,8 +97,7 @@ enum tafel_err tafel_perm_check(const struct tafel_actor *a, enum tafel_kind kin
         break;
     }
     return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, NULL, "a %s may not %s %s documents",
-                             tafel_role_name(a->role), action_names[action],
-                             def ? def->name : "?");
+                             tafel_role_name(a->role), action_names[action], def ? def->name : "?");
 }
 
 bool tafel_perm_can_read(const struct tafel_actor *a, enum tafel_kind kind, const char *opgave,

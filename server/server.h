@@ -33,17 +33,17 @@ struct tafel_config {
     const char *data_dir;
     char host[64];
     int port;
-    size_t max_message;      /* bytes; over it: close 1009 */
+    size_t max_message; /* bytes; over it: close 1009 */
     const char *origins[TAFEL_MAX_ORIGINS];
-    size_t norigins;         /* 0: any Origin (and non-browser clients) */
+    size_t norigins; /* 0: any Origin (and non-browser clients) */
     const char *tls_cert, *tls_key;
     unsigned max_connections;
     unsigned max_per_address;
-    double write_rate;       /* writes/s per key, burst 2x; 0 = unlimited */
-    uint64_t max_lag;        /* changes behind before 4408 */
-    uint64_t retain;         /* change-log entries kept; 0 = all */
-    size_t ring_size;        /* recent events kept serialised in memory */
-    size_t max_queue_bytes;  /* replies queued to one connection before 4408 */
+    double write_rate;      /* writes/s per key, burst 2x; 0 = unlimited */
+    uint64_t max_lag;       /* changes behind before 4408 */
+    uint64_t retain;        /* change-log entries kept; 0 = all */
+    size_t ring_size;       /* recent events kept serialised in memory */
+    size_t max_queue_bytes; /* replies queued to one connection before 4408 */
     const char *web_dir;
 };
 
@@ -118,7 +118,6 @@ struct conn {
     /* closing: set, then the next WRITEABLE closes with it */
     int close_code;
     char close_reason[64];
-
 };
 
 void conn_ref(struct conn *c);
@@ -181,8 +180,8 @@ struct tafel_server {
     uint64_t next_conn_id;
     struct tafel_metrics m;
     int64_t started_ms;
-    bool draining;  /* SIGTERM seen: accept nothing new, finish, close */
-    bool finished;  /* everything closed: leave the loop */
+    bool draining; /* SIGTERM seen: accept nothing new, finish, close */
+    bool finished; /* everything closed: leave the loop */
     int64_t drain_deadline_ms;
     struct join_guard *join_guard; /* failed joins per address */
     struct strmap *buckets;        /* write-rate buckets per key (writes.c) */

@@ -72,9 +72,9 @@ static uint64_t send_snapshot(struct tafel_server *srv, struct conn *c, const ch
         json_array_append_new(sc.chunks, json_array());
     size_t n = json_array_size(sc.chunks);
     for (size_t i = 0; *err == TAFEL_E_OK && i < n; i++) {
-        json_t *msg = json_pack("{s:s, s:s, s:I, s:O, s:b}", "type", "snapshot", "opgave", opgave,
-                                "seq", (json_int_t)seq, "docs", json_array_get(sc.chunks, i),
-                                "more", i + 1 < n);
+        json_t *msg =
+            json_pack("{s:s, s:s, s:I, s:O, s:b}", "type", "snapshot", "opgave", opgave, "seq",
+                      (json_int_t)seq, "docs", json_array_get(sc.chunks, i), "more", i + 1 < n);
         size_t len;
         char *buf = msg ? tafel_msg_dump(msg, LWS_PRE, &len) : NULL;
         json_decref(msg);
@@ -229,7 +229,8 @@ static bool follows(const struct conn *c, const char *opgave)
 {
     for (size_t i = 0; i < c->nsubs; i++) {
         const char *o = c->subs[i].opgave;
-        if (strcmp(o, opgave) == 0 || (strcmp(o, "*") == 0 && tafel_actor_sees_opgave(&c->actor, opgave)))
+        if (strcmp(o, opgave) == 0 ||
+            (strcmp(o, "*") == 0 && tafel_actor_sees_opgave(&c->actor, opgave)))
             return true;
     }
     return false;
@@ -240,9 +241,9 @@ void tafel_presence_changed(struct tafel_server *srv, const char *opgave, const 
     json_t *present = json_array();
     for (struct conn *c = srv->conns; c; c = c->next) {
         if (c->authed && !c->close_code && strcmp(c->actor.session, session) == 0)
-            json_array_append_new(present, json_pack("{s:s, s:s, s:s}", "actor", c->actor.id,
-                                                     "name", c->actor.name, "role",
-                                                     tafel_role_name(c->actor.role)));
+            json_array_append_new(present,
+                                  json_pack("{s:s, s:s, s:s}", "actor", c->actor.id, "name",
+                                            c->actor.name, "role", tafel_role_name(c->actor.role)));
     }
     json_t *msg = json_pack("{s:s, s:s, s:s, s:o}", "type", "presence", "session", session,
                             "opgave", opgave, "present", present);

@@ -48,9 +48,9 @@ struct wop {
     char kind_name[33];
     char id[TAFEL_ID_MAX + 1];
     char opgave[TAFEL_ID_MAX + 1];
-    int64_t value;                   /* vote, feel */
+    int64_t value;                    /* vote, feel */
     enum tafel_moderation moderation; /* moderate */
-    bool audit_logged;               /* an administrative change: logged too */
+    bool audit_logged;                /* an administrative change: logged too */
 
     /* jobs */
     wop_job_fn job;
@@ -62,14 +62,14 @@ struct wop {
     enum tafel_err batch_err; /* the whole batch failed (I/O, map full) */
     char *reply;              /* ok or error frame for conn */
     size_t reply_len;
-    char *event_full;         /* the event as moderators / permitted readers see it */
+    char *event_full; /* the event as moderators / permitted readers see it */
     size_t event_full_len;
-    char *event_redacted;     /* the same event for readers who may not see it
-                                 (a hidden reflectie: a delete stub); NULL if n/a */
+    char *event_redacted; /* the same event for readers who may not see it
+                             (a hidden reflectie: a delete stub); NULL if n/a */
     size_t event_redacted_len;
-    bool batch_first;         /* the first op of its commit (for metrics) */
-    unsigned batch_size;      /* ops in the commit this op was part of */
-    uint64_t commit_us;       /* that commit's duration */
+    bool batch_first;    /* the first op of its commit (for metrics) */
+    unsigned batch_size; /* ops in the commit this op was part of */
+    uint64_t commit_us;  /* that commit's duration */
 };
 
 /** Called in the writer thread after the commit, for every wop of the batch

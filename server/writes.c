@@ -313,8 +313,8 @@ static char *event_delete_stub(const struct wop *op, size_t headroom, size_t *le
                              "rev", (json_int_t)op->w.new_rev);
     char *text = stub ? json_dumps(stub, JSON_COMPACT) : NULL;
     json_decref(stub);
-    char *out = text ? tafel_msg_event(op->w.seq, "delete", text, strlen(text), headroom, len)
-                     : NULL;
+    char *out =
+        text ? tafel_msg_event(op->w.seq, "delete", text, strlen(text), headroom, len) : NULL;
     free(text);
     return out;
 }
@@ -333,9 +333,9 @@ static void finish_doc(struct wop *op, size_t headroom)
         json_t *extra = NULL;
         info = w->info;
         if (info.code != w->result)
-            tafel_errinfo_set(&info, w->result, w->result == TAFEL_E_CONFLICT ? "rev" : "id",
-                              "%s", w->result == TAFEL_E_CONFLICT ? "stale revision"
-                                                                   : tafel_strerror(w->result));
+            tafel_errinfo_set(&info, w->result, w->result == TAFEL_E_CONFLICT ? "rev" : "id", "%s",
+                              w->result == TAFEL_E_CONFLICT ? "stale revision"
+                                                            : tafel_strerror(w->result));
         if (w->result == TAFEL_E_CONFLICT && w->stored) {
             /* The current version only for those who may read it. */
             const char *o = str_field(w->stored, "opgave");
@@ -417,8 +417,8 @@ void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
     hub_append(srv, op->w.seq, str_field(doc, "opgave"), op->kind, op->w.flags, op->event_full,
                op->event_full_len, op->event_redacted, op->event_redacted_len);
     op->event_full = op->event_redacted = NULL;
-    if (op->msg == TAFEL_MSG_SESSION_CLOSE || (op->kind == TAFEL_KIND_SESSIE &&
-                                               op->w.op == TAFEL_OP_DELETE))
+    if (op->msg == TAFEL_MSG_SESSION_CLOSE ||
+        (op->kind == TAFEL_KIND_SESSIE && op->w.op == TAFEL_OP_DELETE))
         tafel_close_session(srv, op->w.new_id, 4403, "session closed");
     if (op->kind == TAFEL_KIND_OPGAVE || op->kind == TAFEL_KIND_LID || op->audit_logged)
         log_info("conn=%llu %s %s/%s rev=%lld seq=%llu",
@@ -611,9 +611,9 @@ void handle_key_create(struct tafel_server *srv, struct conn *c, struct tafel_re
             }
         }
     }
-    json_t *args = json_pack("{s:s, s:O, s:s, s:I}", "role", tafel_role_name(r->role), "opgaven",
-                             r->opgaven, "label", r->label, "expires_in",
-                             (json_int_t)r->expires_in);
+    json_t *args =
+        json_pack("{s:s, s:O, s:s, s:I}", "role", tafel_role_name(r->role), "opgaven", r->opgaven,
+                  "label", r->label, "expires_in", (json_int_t)r->expires_in);
     log_info("conn=%llu key.create role=%s", (unsigned long long)c->id, tafel_role_name(r->role));
     submit_job(srv, c, r, key_create_job, args);
 }
@@ -627,10 +627,9 @@ void handle_key_revoke(struct tafel_server *srv, struct conn *c, struct tafel_re
         bool mine = err == TAFEL_E_OK && strcmp(k.created_by, c->actor.id) == 0;
         tafel_key_info_free(&k);
         if (!mine) {
-            reply_error(c, r->req, err == TAFEL_E_OK ? TAFEL_E_FORBIDDEN : TAFEL_E_NOT_FOUND,
-                        "key_id",
-                        err == TAFEL_E_OK ? "an opgaveleider revokes only keys it created"
-                                          : "no such key");
+            reply_error(
+                c, r->req, err == TAFEL_E_OK ? TAFEL_E_FORBIDDEN : TAFEL_E_NOT_FOUND, "key_id",
+                err == TAFEL_E_OK ? "an opgaveleider revokes only keys it created" : "no such key");
             return;
         }
     }

@@ -169,8 +169,9 @@ void conn_send_ok(struct conn *c, const json_t *req, const json_t *fields)
         conn_send(c, frame_new(buf, len));
 }
 
-static void for_each_conn_close(struct tafel_server *srv, bool (*match)(struct conn *, const char *),
-                                const char *what, int code, const char *reason)
+static void for_each_conn_close(struct tafel_server *srv,
+                                bool (*match)(struct conn *, const char *), const char *what,
+                                int code, const char *reason)
 {
     for (struct conn *c = srv->conns; c; c = c->next) {
         if (c->authed && match(c, what)) {
@@ -265,8 +266,8 @@ static int http_writeable(struct lws *wsi, struct pss *pss)
 {
     if (!pss->body)
         return 0;
-    int n = lws_write(wsi, (unsigned char *)pss->body + LWS_PRE, pss->body_len,
-                      LWS_WRITE_HTTP_FINAL);
+    int n =
+        lws_write(wsi, (unsigned char *)pss->body + LWS_PRE, pss->body_len, LWS_WRITE_HTTP_FINAL);
     free(pss->body);
     pss->body = NULL;
     if (n < 0)
@@ -624,9 +625,9 @@ int tafel_server_run(struct tafel_server *srv)
     int rc = 1;
     srv->hub = hub_new(srv->store, srv->cfg.ring_size);
     srv->buckets = strmap_new();
-    srv->writer = srv->hub && srv->buckets ? tafel_writer_start(srv->store, srv->ctx, tafel_writer_finish, LWS_PRE,
-                                                1024)
-                           : NULL;
+    srv->writer = srv->hub && srv->buckets
+                      ? tafel_writer_start(srv->store, srv->ctx, tafel_writer_finish, LWS_PRE, 1024)
+                      : NULL;
     if (!srv->writer) {
         log_error("cannot start: out of memory or threads");
         goto cleanup;

@@ -20,8 +20,8 @@ static void test_err_tables(void **state)
     assert_string_equal(tafel_err_name(TAFEL_E_KEY_REVOKED), "KEY_REVOKED");
     assert_string_equal(tafel_err_wire((enum tafel_err)999), "internal");
     /* Every internal code maps onto one of the nine wire codes. */
-    static const char *const wire[] = {"ok", "bad_request", "unauthorized", "forbidden",
-                                       "not_found", "conflict", "too_large", "rate_limited",
+    static const char *const wire[] = {"ok",          "bad_request", "unauthorized", "forbidden",
+                                       "not_found",   "conflict",    "too_large",    "rate_limited",
                                        "unavailable", "internal"};
     for (int e = 0; e < TAFEL_E__COUNT; e++) {
         int found = 0;
