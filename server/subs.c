@@ -104,14 +104,17 @@ static void remove_sub(struct tafel_server *srv, struct conn *c, const char *opg
     if (!s)
         return;
     size_t i = (size_t)(s - c->subs);
+    struct sub gone = *s;
     hub_unfollow(srv->hub, opgave);
     memmove(&c->subs[i], &c->subs[i + 1], (c->nsubs - i - 1) * sizeof(*s));
     c->nsubs--;
+    if (gone.session[0])
+        tafel_presence_changed(srv, gone.opgave, gone.session);
 }
 
 /* The subscription is in place from @from_seq on: record it and say ok. */
 static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *req,
-                      const char *opgave, uint64_t from_seq)
+                      const char *opgave, const char *session, uint64_t from_seq)
 {
     if (!hub_follow(srv->hub, opgave)) {
         reply_error(c, req, TAFEL_E_NOMEM, NULL, NULL);
@@ -121,13 +124,16 @@ static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *re
     memset(s, 0, sizeof(*s));
     snprintf(s->opgave, sizeof(s->opgave), "%s", opgave);
     s->from_seq = from_seq;
+    snprintf(s->session, sizeof(s->session), "%s", session ? session : "");
     json_t *f = json_pack("{s:s, s:I}", "opgave", opgave, "seq", (json_int_t)from_seq);
     conn_send_ok(c, req, f);
     json_decref(f);
+    if (s->session[0])
+        tafel_presence_changed(srv, opgave, s->session);
 }
 
 static void snapshot_and_ready(struct tafel_server *srv, struct conn *c, const json_t *req,
-                               const char *opgave)
+                               const char *opgave, const char *session)
 {
     enum tafel_err err;
     uint64_t seq = send_snapshot(srv, c, opgave, &err);
@@ -135,7 +141,17 @@ static void snapshot_and_ready(struct tafel_server *srv, struct conn *c, const j
         reply_error(c, req, err, NULL, NULL);
         return;
     }
-    sub_ready(srv, c, req, opgave, seq);
+    sub_ready(srv, c, req, opgave, session, seq);
+}
+
+/* True if @session is a sessie of @opgave. */
+static bool session_in(struct tafel_server *srv, const char *session, const char *opgave)
+{
+    json_t *doc = NULL;
+    bool ok = tafel_store_get(srv->store, "sessie", session, &doc) == TAFEL_E_OK &&
+              strcmp(json_string_value(json_object_get(doc, "opgave")), opgave) == 0;
+    json_decref(doc);
+    return ok;
 }
 
 void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
@@ -152,6 +168,10 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
         }
         json_decref(doc);
     }
+    if (r->session && !session_in(srv, r->session, opgave)) {
+        reply_error(c, r->req, TAFEL_E_NOT_FOUND, "session", "no such session in this opgave");
+        return;
+    }
     if (c->backlog.active) {
         reply_error(c, r->req, TAFEL_E_CONFLICT, NULL, "a subscription is still catching up");
         return;
@@ -165,7 +185,7 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
         c->cursor = hub_seq(srv->hub);
     uint64_t cur = c->cursor;
     if (!r->has_since) {
-        snapshot_and_ready(srv, c, r->req, opgave);
+        snapshot_and_ready(srv, c, r->req, opgave, r->session);
         return;
     }
     if (r->since > hub_seq(srv->hub)) {
@@ -174,11 +194,12 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
     }
     if (r->since >= cur) {
         /* Nothing missed up to the live cursor; skip what it already has. */
-        sub_ready(srv, c, r->req, opgave, r->since);
+        sub_ready(srv, c, r->req, opgave, r->session, r->since);
         return;
     }
     c->backlog.active = true;
     snprintf(c->backlog.opgave, sizeof(c->backlog.opgave), "%s", opgave);
+    snprintf(c->backlog.session, sizeof(c->backlog.session), "%s", r->session ? r->session : "");
     c->backlog.pos = r->since;
     c->backlog.end = cur;
     c->backlog.req = r->req ? json_deep_copy(r->req) : NULL;
@@ -198,11 +219,11 @@ int tafel_backlog_step(struct tafel_server *srv, struct conn *c)
     bool done = reached >= b->end;
     if (err == TAFEL_E_TRIMMED) {
         /* Older than the retained log: the current state instead. */
-        snapshot_and_ready(srv, c, b->req, b->opgave);
+        snapshot_and_ready(srv, c, b->req, b->opgave, b->session);
     } else if (err != TAFEL_E_OK) {
         reply_error(c, b->req, err, NULL, NULL);
     } else if (done) {
-        sub_ready(srv, c, b->req, b->opgave, b->end);
+        sub_ready(srv, c, b->req, b->opgave, b->session, b->end);
     } else {
         b->pos = reached;
         return 0;
@@ -236,11 +257,23 @@ static bool follows(const struct conn *c, const char *opgave)
     return false;
 }
 
+/* Inwoners sit at the table of the session they joined; key holders at the
+ * one their subscription names. */
+static bool at_table(const struct conn *c, const char *session)
+{
+    if (strcmp(c->actor.session, session) == 0)
+        return true;
+    for (size_t i = 0; i < c->nsubs; i++)
+        if (strcmp(c->subs[i].session, session) == 0)
+            return true;
+    return false;
+}
+
 void tafel_presence_changed(struct tafel_server *srv, const char *opgave, const char *session)
 {
     json_t *present = json_array();
     for (struct conn *c = srv->conns; c; c = c->next) {
-        if (c->authed && !c->close_code && strcmp(c->actor.session, session) == 0)
+        if (c->authed && !c->close_code && at_table(c, session))
             json_array_append_new(present,
                                   json_pack("{s:s, s:s, s:s}", "actor", c->actor.id, "name",
                                             c->actor.name, "role", tafel_role_name(c->actor.role)));

@@ -109,9 +109,15 @@ void conn_resume_rx(struct conn *c)
 
 void conn_drop_subs(struct tafel_server *srv, struct conn *c)
 {
-    for (size_t i = 0; i < c->nsubs; i++)
-        hub_unfollow(srv->hub, c->subs[i].opgave);
+    struct sub subs[TAFEL_MAX_SUBS];
+    size_t n = c->nsubs;
+    memcpy(subs, c->subs, n * sizeof(*subs));
     c->nsubs = 0;
+    for (size_t i = 0; i < n; i++) {
+        hub_unfollow(srv->hub, subs[i].opgave);
+        if (subs[i].session[0])
+            tafel_presence_changed(srv, subs[i].opgave, subs[i].session);
+    }
 }
 
 void conn_close(struct conn *c, int code, const char *reason)
