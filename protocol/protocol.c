@@ -469,6 +469,25 @@ static enum tafel_err check_documents(struct tafel_request *r, struct tafel_erri
     return TAFEL_E_OK;
 }
 
+/* A message refused by the pre-scan for a structural limit (depth, a long
+ * string, a wide object) is still answered with its `req`, so the client can
+ * match the error. Parsing it is safe here: it is within the size limit and
+ * valid UTF-8, and jansson bounds its own depth. */
+static void recover_req(const char *buf, size_t len, const struct tafel_limits *l, enum tafel_err e,
+                        struct tafel_request *out)
+{
+    if (!buf || e == TAFEL_E_BAD_UTF8 || len > l->max_bytes)
+        return;
+    json_t *root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, NULL);
+    if (!json_is_object(root)) {
+        json_decref(root);
+        return;
+    }
+    json_t *req = json_object_get(root, "req");
+    out->root = root;
+    out->req = req && scalar_ok(req, REQ_MAX) ? req : NULL;
+}
+
 enum tafel_err tafel_request_parse(const char *buf, size_t len, const struct tafel_limits *lim,
                                    struct tafel_request *out, struct tafel_errinfo *info)
 {
@@ -477,9 +496,12 @@ enum tafel_err tafel_request_parse(const char *buf, size_t len, const struct taf
     json_t *val;
     memset(out, 0, sizeof(*out));
     tafel_errinfo_clear(info);
-    enum tafel_err e = tafel__json_scan(buf ? buf : "", buf ? len : 0, lim ? lim : &defaults, info);
-    if (e != TAFEL_E_OK)
+    const struct tafel_limits *l = lim ? lim : &defaults;
+    enum tafel_err e = tafel__json_scan(buf ? buf : "", buf ? len : 0, l, info);
+    if (e != TAFEL_E_OK) {
+        recover_req(buf, len, l, e, out);
         return e;
+    }
     e = load_message(buf, len, &out->root, &type, info);
     /* Echo `req` whenever the JSON parsed and it is a scalar, even when the
      * rest of the message is wrong. */

@@ -819,6 +819,19 @@ static void test_req_echo_on_error(void **state)
     assert_null(r.root);
     assert_null(r.req);
     tafel_request_free(&r);
+    /* refused by the pre-scan (too deep, too long), yet well-formed: echoed */
+    assert_int_equal(
+        parse_str("{\"type\":\"ping\",\"req\":9,\"x\":[[[[[[[[[1]]]]]]]]]}", &r, &info),
+        TAFEL_E_BAD_REQUEST);
+    assert_int_equal(json_integer_value(r.req), 9);
+    tafel_request_free(&r);
+    char big[17100];
+    int n = snprintf(big, sizeof(big), "{\"type\":\"ping\",\"req\":\"r\",\"x\":\"");
+    memset(big + n, 'a', 17000);
+    snprintf(big + n + 17000, sizeof(big) - (size_t)n - 17000, "\"}");
+    assert_int_equal(parse_str(big, &r, &info), TAFEL_E_TOO_LARGE);
+    assert_string_equal(json_string_value(r.req), "r");
+    tafel_request_free(&r);
     tafel_request_free(NULL);
 }
 
