@@ -45,11 +45,11 @@ static const struct route routes[TAFEL_MSG__COUNT] = {
     [TAFEL_MSG_LIST] = {handle_list, false, ANY_ROLE},
     [TAFEL_MSG_SUB] = {handle_sub, false, ANY_ROLE},
     [TAFEL_MSG_UNSUB] = {handle_unsub, false, ANY_ROLE},
-    [TAFEL_MSG_MODERATE] = {handle_write, false, LEADS},
+    [TAFEL_MSG_MODERATE] = {handle_write, false, ANY_ROLE},
     [TAFEL_MSG_VOTE] = {handle_write, false, ANY_ROLE},
     [TAFEL_MSG_FEEL] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_SESSION_OPEN] = {handle_write, false, LEADS},
-    [TAFEL_MSG_SESSION_CLOSE] = {handle_write, false, LEADS},
+    [TAFEL_MSG_SESSION_OPEN] = {handle_write, false, ANY_ROLE},
+    [TAFEL_MSG_SESSION_CLOSE] = {handle_write, false, ANY_ROLE},
     [TAFEL_MSG_KEY_CREATE] = {handle_key_create, false, LEADS},
     [TAFEL_MSG_KEY_LIST] = {handle_key_list, false, LEADS},
     [TAFEL_MSG_KEY_REVOKE] = {handle_key_revoke, false, LEADS},
@@ -125,16 +125,22 @@ static void handle_ping(struct tafel_server *srv, struct conn *c, struct tafel_r
 static void handle_get(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
 {
     json_t *doc = NULL;
+    struct tafel_errinfo info;
     const struct tafel_kind_def *def = tafel_schema_kind(r->kind);
     enum tafel_err err = tafel_store_get(srv->store, def->name, r->id, &doc);
+    if (err == TAFEL_E_NOT_FOUND)
+        tafel_errinfo_set(&info, err, "id", "no such document");
+    else if (err != TAFEL_E_OK)
+        tafel_errinfo_set(&info, err, NULL, NULL);
     if (err == TAFEL_E_OK) {
         const char *opgave = json_string_value(json_object_get(doc, "opgave"));
         bool hidden = json_is_true(json_object_get(doc, "hidden"));
-        if (!tafel_perm_can_read(&c->actor, r->kind, opgave, hidden))
-            err = TAFEL_E_NOT_FOUND;
+        err = tafel_perm_visible(&c->actor, r->kind, opgave, hidden, &info);
+        if (err == TAFEL_E_OK)
+            err = tafel_perm_check(&c->actor, r->kind, TAFEL_ACT_READ, opgave, NULL, &info);
     }
     if (err != TAFEL_E_OK) {
-        reply_error(c, r->req, err, err == TAFEL_E_NOT_FOUND ? "id" : NULL, NULL);
+        conn_send_error(c, r->req, &info, NULL);
     } else {
         json_t *f = json_pack("{s:O}", "doc", doc);
         conn_send_ok(c, r->req, f);

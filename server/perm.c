@@ -100,6 +100,15 @@ enum tafel_err tafel_perm_check(const struct tafel_actor *a, enum tafel_kind kin
                              tafel_role_name(a->role), action_names[action], def ? def->name : "?");
 }
 
+enum tafel_err tafel_perm_visible(const struct tafel_actor *a, enum tafel_kind kind,
+                                  const char *opgave, bool hidden, struct tafel_errinfo *info)
+{
+    (void)kind;
+    if (!tafel_actor_sees_opgave(a, opgave) || (hidden && !tafel_actor_moderates(a, opgave)))
+        return tafel_errinfo_set(info, TAFEL_E_NOT_FOUND, "id", "no such document");
+    return TAFEL_E_OK;
+}
+
 bool tafel_perm_can_read(const struct tafel_actor *a, enum tafel_kind kind, const char *opgave,
                          bool hidden)
 {

@@ -62,6 +62,14 @@ enum tafel_err tafel_perm_check(const struct tafel_actor *a, enum tafel_kind kin
                                 enum tafel_action action, const char *opgave,
                                 const char *created_by, struct tafel_errinfo *info);
 
+/**
+ * @brief Does a stored document exist for @p a at all? Outside its scope, or
+ * a hidden reflection it does not moderate: TAFEL_E_NOT_FOUND. Whether the
+ * role may then act on it is tafel_perm_check()'s (TAFEL_E_FORBIDDEN).
+ */
+enum tafel_err tafel_perm_visible(const struct tafel_actor *a, enum tafel_kind kind,
+                                  const char *opgave, bool hidden, struct tafel_errinfo *info);
+
 /** @brief May @p a read a stored document (scope, hidden reflections)?
  *  @p hidden is the document's `hidden` field. */
 bool tafel_perm_can_read(const struct tafel_actor *a, enum tafel_kind kind, const char *opgave,

@@ -265,9 +265,10 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
     const char *opgave = current ? str_field(current, "opgave") : w->opgave;
     bool was_hidden = current && json_is_true(json_object_get(current, "hidden"));
 
-    /* What the actor may not read does not exist for it. */
-    if (current && !tafel_perm_can_read(a, op->kind, opgave, was_hidden))
-        return tafel_errinfo_set(info, TAFEL_E_NOT_FOUND, "id", "no such document");
+    /* Outside the scope, or hidden from it, a document does not exist for
+     * the actor; inside it, the matrix decides. */
+    if (current && tafel_perm_visible(a, op->kind, opgave, was_hidden, info) != TAFEL_E_OK)
+        return TAFEL_E_NOT_FOUND;
     enum tafel_action act = action_of(op);
     const char *created_by = current ? str_field(current, "created_by") : NULL;
     enum tafel_err err = tafel_perm_check(a, op->kind, act, opgave, created_by, info);
