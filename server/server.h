@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "perm.h"
+#include "tafel_assembler.h"
 #include "tafel_protocol.h"
 #include "tafel_store.h"
 
@@ -103,8 +104,7 @@ struct conn {
     struct tafel_actor actor;
 
     /* receive: reassembly of fragmented messages */
-    char *rx;
-    size_t rx_len, rx_cap;
+    struct tafel_assembler rx;
     bool rx_paused;
 
     /* send: replies and catch-up frames first, then live events by cursor */

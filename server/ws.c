@@ -81,7 +81,7 @@ void conn_unref(struct conn *c)
     }
     json_decref(c->backlog.req);
     json_decref(c->actor.scope);
-    free(c->rx);
+    tafel_assembler_free(&c->rx);
     free(c);
 }
 
@@ -368,8 +368,7 @@ static void ws_message(struct tafel_server *srv, struct conn *c)
     struct tafel_limits lim = TAFEL_LIMITS_DEFAULT;
     lim.max_bytes = srv->cfg.max_message;
     srv->m.messages_in++;
-    enum tafel_err err = tafel_request_parse(c->rx, c->rx_len, &lim, &r, &info);
-    c->rx_len = 0;
+    enum tafel_err err = tafel_request_parse(c->rx.buf, c->rx.len, &lim, &r, &info);
     if (err == TAFEL_E_BAD_UTF8) {
         conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
     } else if (err != TAFEL_E_OK) {
@@ -397,32 +396,17 @@ static int ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t l
     }
     /* One RECEIVE is not one message: reassemble, and enforce the message
      * limit ourselves (rx_buffer_size is only a chunk size). */
-    if (c->rx_len + len > srv->cfg.max_message) {
-        c->rx_len = 0;
+    enum tafel_err err = tafel_assembler_add(&c->rx, in, len, srv->cfg.max_message);
+    if (err == TAFEL_E_TOO_LARGE) {
         conn_close(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
         return 0;
     }
-    if (c->rx_len + len + 1 > c->rx_cap) {
-        size_t cap = c->rx_cap ? c->rx_cap : 1024;
-        while (cap < c->rx_len + len + 1)
-            cap *= 2;
-        char *p = realloc(c->rx, cap);
-        if (!p)
-            return -1;
-        c->rx = p;
-        c->rx_cap = cap;
-    }
-    memcpy(c->rx + c->rx_len, in, len);
-    c->rx_len += len;
+    if (err != TAFEL_E_OK)
+        return -1;
     if (!lws_is_final_fragment(wsi))
         return 0;
     ws_message(srv, c);
-    /* Most connections send small messages rarely: don't keep a big buffer. */
-    if (c->rx_cap > 4096) {
-        free(c->rx);
-        c->rx = NULL;
-        c->rx_cap = 0;
-    }
+    tafel_assembler_reset(&c->rx);
     return 0;
 }
 

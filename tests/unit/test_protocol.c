@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "tafel_assembler.h"
 #include "tafel_protocol.h"
 #include "tafel_schema.h"
 
@@ -835,6 +836,32 @@ static void test_req_echo_on_error(void **state)
     tafel_request_free(NULL);
 }
 
+static void test_assembler(void **state)
+{
+    (void)state;
+    struct tafel_assembler a = {0};
+    assert_int_equal(tafel_assembler_add(&a, "{\"type\":", 8, 64), TAFEL_E_OK);
+    assert_int_equal(tafel_assembler_add(&a, "\"ping\"}", 7, 64), TAFEL_E_OK);
+    assert_int_equal(a.len, 15);
+    assert_string_equal(a.buf, "{\"type\":\"ping\"}");
+    tafel_assembler_reset(&a);
+    assert_int_equal(a.len, 0);
+    assert_non_null(a.buf); /* a small buffer is kept for the next message */
+    /* over the limit across fragments: refused and emptied */
+    assert_int_equal(tafel_assembler_add(&a, "0123456789", 10, 16), TAFEL_E_OK);
+    assert_int_equal(tafel_assembler_add(&a, "0123456789", 10, 16), TAFEL_E_TOO_LARGE);
+    assert_int_equal(a.len, 0);
+    /* a large message grows the buffer, reset gives it back */
+    char big[10000];
+    memset(big, 'x', sizeof(big));
+    assert_int_equal(tafel_assembler_add(&a, big, sizeof(big), 65536), TAFEL_E_OK);
+    assert_true(a.cap > sizeof(big));
+    tafel_assembler_reset(&a);
+    assert_null(a.buf);
+    assert_int_equal(a.cap, 0);
+    tafel_assembler_free(&a);
+}
+
 static void test_names(void **state)
 {
     (void)state;
@@ -1016,6 +1043,7 @@ int main(void)
         cmocka_unit_test(test_live_messages),
         cmocka_unit_test(test_admin_messages),
         cmocka_unit_test(test_req_echo_on_error),
+        cmocka_unit_test(test_assembler),
         cmocka_unit_test(test_names),
         cmocka_unit_test(test_serialise_ok),
         cmocka_unit_test(test_serialise_error),
