@@ -46,7 +46,7 @@ static const char usage_text[] =
     "  --tls-key FILE        ... and this private key\n"
     "  --max-connections N   WebSocket connections at most (default: 20000)\n"
     "  --max-per-address N   connections from one address at most (default: 256)\n"
-    "  --write-rate N        writes per second per connection, burst 2N; 0 = no limit\n"
+    "  --write-rate N        writes per second per key, burst 2N; 0 = no limit\n"
     "                        (default: 50)\n"
     "  --max-lag N           changes a subscriber may fall behind before it is closed\n"
     "                        with 4408 (default: 10000)\n"
