@@ -57,9 +57,9 @@ static void signed_in(struct tafel_server *srv, struct conn *c, const json_t *re
                       const char *session)
 {
     c->authed = true;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:O, s:I}", "actor", c->actor.id, "role",
+    json_t *f = json_pack("{s:s, s:s, s:s, s:o, s:I}", "actor", c->actor.id, "role",
                           tafel_role_name(c->actor.role), "name", c->actor.name, "opgaven",
-                          c->actor.scope ? c->actor.scope : json_string("*"), "seq",
+                          c->actor.scope ? json_incref(c->actor.scope) : json_string("*"), "seq",
                           (json_int_t)hub_seq(srv->hub));
     if (f && session)
         json_object_set_new(f, "session", json_string(session));

@@ -208,6 +208,17 @@ class Server:
             self.proc.terminate()
         return self.wait(timeout)
 
+    def stop_clean(self, timeout=10.0):
+        """Stop with SIGTERM and require exit code 0. Under ASan a leak or
+        any memory error makes the exit code non-zero, so every test class
+        that ends with this is also a leak check of the server."""
+        if self.proc is None:
+            return
+        rc = self.stop(timeout)
+        if rc != 0:
+            raise AssertionError("tafeld exited %r after SIGTERM; its log ends:\n%s"
+                                 % (rc, self.log_text()[-4000:]))
+
     def kill9(self):
         if self.proc is None:
             return
@@ -896,7 +907,7 @@ class TafelCase(unittest.TestCase):
         cls.admin_key = init_data_dir(cls.data)
         cls.srv = Server(cls.data, cls.SERVER_ARGS)
         cls.addClassCleanup(cls.srv.kill9)
-        cls.addClassCleanup(cls.srv.stop)
+        cls.addClassCleanup(cls.srv.stop_clean)
         cls.srv.start()
 
     @property
