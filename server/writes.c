@@ -236,7 +236,8 @@ static enum tafel_err fill_created(struct wop *op, const struct tafel_actor *a, 
     switch (op->kind) {
     case TAFEL_KIND_REFLECTIE:
         json_object_set_new(proposed, "author", json_string(a->name));
-        if (a->role == TAFEL_ROLE_INWONER) {
+        if (a->session[0]) {
+            /* Joined by code: contributions belong to that session. */
             const char *s = str_field(proposed, "session");
             if (s && strcmp(s, a->session) != 0)
                 return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, "doc.session",

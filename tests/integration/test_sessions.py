@@ -233,6 +233,23 @@ class SessionTest(TafelCase):
         await inw.err({"type": "session.close", "id": sid}, "forbidden")
         await inw.ok({"type": "ping"})
 
+    @async_test()
+    async def test_inwoner_key_without_session(self):
+        """An inwoner key (issued by an opgaveleider, no join code) writes
+        reflecties outside any session; a joined inwoner's go to its session."""
+        adm, a, lead, sid, opened = await self.setup_session()
+        _k, key = await lead.make_key("inwoner", [a])
+        c = await Client.auth(self.port, key)
+        self.assertEqual(c.me["role"], "inwoner")
+        r = await c.create("reflectie", {"opgave": a, "sort": "idee", "text": "Meer bankjes"})
+        self.assertNotIn("session", r)
+        r = await c.create("reflectie", {"opgave": a, "sort": "idee", "text": "In de sessie",
+                                         "session": sid})
+        self.assertEqual(r["session"], sid)
+        joined = await Client.join(self.port, opened["doc"]["join_code"], "Ria")
+        r = await joined.create("reflectie", {"opgave": a, "sort": "vraag", "text": "Wanneer?"})
+        self.assertEqual(r["session"], sid)
+
 
 class JoinRateLimitTest(TafelCase):
 
