@@ -189,14 +189,20 @@ static void handle_list(struct tafel_server *srv, struct conn *c, struct tafel_r
     if (r->opgave || !c->actor.scope) {
         err = tafel_store_list(srv->store, r->opgave, kind, list_fn, &lc, &seq);
     } else {
-        /* A scoped actor: walk each opgave of its scope, never the rest. */
+        /* A scoped actor: walk each opgave of its scope, never the rest.
+         * Each walk is its own view; answer the oldest view's seq, so that a
+         * client subscribing with it as `since` misses nothing (at worst it
+         * sees a change again). */
         size_t i;
         json_t *v;
         json_array_foreach(c->actor.scope, i, v)
         {
             if (lc.more || err != TAFEL_E_OK)
                 break;
-            err = tafel_store_list(srv->store, json_string_value(v), kind, list_fn, &lc, &seq);
+            uint64_t view = 0;
+            err = tafel_store_list(srv->store, json_string_value(v), kind, list_fn, &lc, &view);
+            if (i == 0 || view < seq)
+                seq = view;
         }
     }
     if (err == TAFEL_E_OK && lc.oom)
