@@ -1,18 +1,392 @@
 /*
- * main.c - the `tafel` command-line client. Issue #4 fills it in; until then
- * it answers --version so the build can be exercised.
+ * main.c - `tafel`, the command-line client: the command line, the command
+ * table, --help and --version, and the one place that prints an error.
+ *
+ * The command line is split once into positional words and `--name value`
+ * options; the global options (--url --key --ca --json --lang --timeout
+ * --help) are taken out wherever they stand, the rest belongs to the
+ * command. A command is a row of the table below (name, handler, the
+ * options it takes, its help); `tafel KIND ...` for the nine kinds of the
+ * schema is one row too, handled by the generic kind commands. Options are
+ * checked against the row before the handler runs, so a typo never reaches
+ * the server. The handler's exit code is the process's; if it recorded an
+ * error, main() prints that single line on stderr.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include "tafel_protocol.h"
+#include "cli.h"
+#include "conn.h"
+
+#define DEFAULT_TIMEOUT_MS 10000
+
+/* ---------------------------------------------------------- the commands */
+
+struct command {
+    const char *name;
+    cli_handler run;
+    const char *const *opts; /* options it takes; NULL: the handler checks (schema-driven) */
+    const char *usage;       /* syntax, one line per form; the same in both languages */
+    const char *nl, *en;     /* what it does */
+};
+
+static const char *const no_opts[] = {NULL};
+static const char *const session_opts[] = {"question", "id", "starts-at", NULL};
+static const char *const watch_opts[] = {NULL};
+static const char *const key_opts[] = {"role", "opgave", "label", "expires", NULL};
+static const char *const audit_opts[] = {"after", "limit", NULL};
+static const char *const report_opts[] = {"format", NULL};
+
+static const struct command commands[] = {
+    {"KIND", cmd_kind, NULL,
+     "tafel KIND list [--opgave ID]\n"
+     "tafel KIND show ID\n"
+     "tafel KIND create [--opgave ID] --FIELD VALUE ...\n"
+     "tafel KIND set ID FIELD=VALUE ... [--rev N]\n"
+     "tafel KIND delete ID [--rev N]",
+     "Documenten van elke soort (KIND): opgave actielijn activiteit indicator meting\n"
+     "reflectie sessie moment lid. Velden: 'tafel KIND --help'. Behalve bij opgave is\n"
+     "--opgave ID nodig bij create. 'set' haalt eerst de revisie op; een wijziging\n"
+     "van iemand anders intussen geeft een conflict met de huidige waarden.\n"
+     "'FIELD=' (leeg) verwijdert een optioneel veld.",
+     "Documents of every kind (KIND): opgave actielijn activiteit indicator meting\n"
+     "reflectie sessie moment lid. Fields: 'tafel KIND --help'. Every kind but opgave\n"
+     "needs --opgave ID on create. 'set' reads the revision first; a change by someone\n"
+     "else meanwhile is a conflict that shows the current values. 'FIELD=' (empty)\n"
+     "removes an optional field."},
+    {"reflect", cmd_reflect, NULL, "tafel reflect OPGAVE TEXT [--sort geleerd]",
+     "Een reflectie toevoegen; --sort: goed beter geleerd succesverhaal vraag idee\n"
+     "(standaard idee).",
+     "Add a reflection; --sort: goed beter geleerd succesverhaal vraag idee\n"
+     "(default idee)."},
+    {"measure", cmd_measure, NULL, "tafel measure INDICATOR VALUE [--date D] [--source S]",
+     "Een meting vastleggen bij een indicator; de datum is standaard vandaag.",
+     "Record a measurement of an indicator; the date defaults to today."},
+    {"moment", cmd_moment, NULL, "tafel moment OPGAVE --date D --title T [--type mijlpaal]",
+     "Een moment of mijlpaal op de tijdlijn zetten.", "Put a moment or milestone on the timeline."},
+    {"session", cmd_session, session_opts,
+     "tafel session open OPGAVE --question Q [--starts-at T]\n"
+     "tafel session open --id ID\n"
+     "tafel session close ID",
+     "Een sessie aanmaken en openen (of een bestaande openen); toont de deelnamecode\n"
+     "en de link voor deelnemers. 'close' sluit haar: de code werkt niet meer.",
+     "Create and open a session (or open an existing one); prints the join code and\n"
+     "the link for participants. 'close' closes it: the code stops working."},
+    {"watch", cmd_watch, watch_opts, "tafel watch [OPGAVE]",
+     "Elke wijziging live tonen (van een opgave of van alles wat u mag zien) tot\n"
+     "Ctrl-C. Na een verbroken verbinding opnieuw verbinden (0,2 s tot 5 s wachten)\n"
+     "zonder iets te missen of dubbel te tonen. --json: een gebeurtenis per regel.",
+     "Print every change live (of one opgave, or of all you may read) until Ctrl-C.\n"
+     "After a dropped connection it reconnects (waiting 0.2 s up to 5 s) missing\n"
+     "nothing and showing nothing twice. --json: one event per line."},
+    {"key", cmd_key, key_opts,
+     "tafel key create --role ROLE [--opgave ID ...] --label L [--expires 30d]\n"
+     "tafel key list\n"
+     "tafel key revoke KEY_ID",
+     "Toegangssleutels: aanmaken (de sleutel wordt eenmaal getoond; zonder --opgave\n"
+     "geldt hij voor alle opgaven; duur als 30d, 12h, 90m, 3600s), tonen, intrekken.",
+     "Access keys: create (the key is shown once; without --opgave it is valid for\n"
+     "every opgave; durations like 30d, 12h, 90m, 3600s), list, revoke."},
+    {"audit", cmd_audit, audit_opts, "tafel audit [--after N] [--limit N]",
+     "Het auditlogboek: wie wijzigde wat (beheerders).",
+     "The audit log: who changed what (beheerders)."},
+    {"report", cmd_report, report_opts, "tafel report OPGAVE [--format md|html|json]",
+     "Het verhaal van de opgave voor de raad (rijker verantwoorden): doel,\n"
+     "sturingsdriehoek, stoplicht, actielijnen, indicatoren met trend, tijdlijn met\n"
+     "hoog- en dieptepunten, succesverhalen en geleerde lessen. HTML is een\n"
+     "volledige pagina.",
+     "The opgave's story for the council: goal, steering triangle, traffic light,\n"
+     "action lines, indicators with trend, timeline with high and low points, success\n"
+     "stories and lessons learned. HTML is a complete page."},
+    {"login", cmd_login, no_opts, "tafel login URL KEY",
+     "URL en sleutel controleren en bewaren in $XDG_CONFIG_HOME/tafel/config\n"
+     "(modus 0600). KEY '-' leest de sleutel van stdin.",
+     "Check and save URL and key in $XDG_CONFIG_HOME/tafel/config (mode 0600).\n"
+     "KEY '-' reads the key from stdin."},
+    {"whoami", cmd_whoami, no_opts, "tafel whoami",
+     "Toont met welke sleutel, rol en opgaven u bent aangemeld.",
+     "Shows the key, role and opgaven you are signed in with."},
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+/* ---------------------------------------------------------- command line */
+
+/* Global options: taken out of the command line wherever they stand. */
+static bool is_flag(const char *name)
+{
+    return strcmp(name, "json") == 0 || strcmp(name, "help") == 0 || strcmp(name, "version") == 0;
+}
+
+static enum cli_exit split_args(struct cli *cli, int argc, char **argv, struct cli_args *a)
+{
+    memset(a, 0, sizeof(*a));
+    bool only_pos = false;
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (a->npos == CLI_ARGS_MAX || a->nopts == CLI_ARGS_MAX)
+            return cli_usage(cli, T_TOO_MANY_ARGS, "%d", argc);
+        if (only_pos || strncmp(s, "--", 2) != 0 || s[2] == '\0') {
+            if (!only_pos && strcmp(s, "--") == 0) {
+                only_pos = true;
+                continue;
+            }
+            if (strcmp(s, "-h") == 0) {
+                a->opts[a->nopts++] = (struct cli_opt){"help", NULL, false};
+                continue;
+            }
+            a->pos[a->npos++] = s;
+            continue;
+        }
+        struct cli_opt *o = &a->opts[a->nopts++];
+        o->name = s + 2;
+        char *eq = strchr(s + 2, '=');
+        if (eq) {
+            *eq = '\0'; /* argv is ours to split */
+            o->value = eq + 1;
+        } else if (!is_flag(o->name)) {
+            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
+                return cli_usage(cli, T_NEEDS_VALUE, "--%s", o->name);
+            o->value = argv[++i];
+        }
+    }
+    return CLI_EXIT_OK;
+}
+
+const char *cli_opt(struct cli *cli, struct cli_args *a, const char *name, bool *twice)
+{
+    const char *v = NULL;
+    bool seen = false;
+    for (size_t i = 0; i < a->nopts; i++) {
+        if (strcmp(a->opts[i].name, name) != 0)
+            continue;
+        if (seen && twice) {
+            *twice = true;
+            cli_usage(cli, T_OPTION_TWICE, "--%s", name);
+        }
+        a->opts[i].used = true;
+        v = a->opts[i].value;
+        seen = true;
+    }
+    return v;
+}
+
+const char *cli_opt_nth(struct cli_args *a, const char *name, size_t n)
+{
+    for (size_t i = 0; i < a->nopts; i++) {
+        if (strcmp(a->opts[i].name, name) == 0 && n-- == 0) {
+            a->opts[i].used = true;
+            return a->opts[i].value;
+        }
+    }
+    return NULL;
+}
+
+const struct cli_opt *cli_opt_unused(const struct cli_args *a)
+{
+    for (size_t i = 0; i < a->nopts; i++)
+        if (!a->opts[i].used)
+            return &a->opts[i];
+    return NULL;
+}
+
+static enum cli_lang lang_from_env(void)
+{
+    const char *vars[] = {"LC_ALL", "LC_MESSAGES", "LANG"};
+    for (size_t i = 0; i < 3; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && *v)
+            return strncmp(v, "en", 2) == 0 ? CLI_EN : CLI_NL;
+    }
+    return CLI_NL;
+}
+
+/* Take the global options out of @p a into @p cli. */
+static enum cli_exit take_globals(struct cli *cli, struct cli_args *a, bool *version)
+{
+    bool twice = false;
+    const char *lang = cli_opt(cli, a, "lang", &twice);
+    if (lang && strcmp(lang, "nl") != 0 && strcmp(lang, "en") != 0)
+        return cli_usage(cli, T_BAD_LANG, "--lang %s", lang);
+    if (lang)
+        cli->lang = strcmp(lang, "en") == 0 ? CLI_EN : CLI_NL;
+    const char *url = cli_opt(cli, a, "url", &twice);
+    const char *key = cli_opt(cli, a, "key", &twice);
+    const char *ca = cli_opt(cli, a, "ca", &twice);
+    const char *timeout = cli_opt(cli, a, "timeout", &twice);
+    cli->url = url ? url : cli->url;
+    cli->key = key ? key : cli->key;
+    cli->ca = ca ? ca : getenv("TAFEL_CA");
+    for (size_t i = 0; i < a->nopts; i++) {
+        const char *n = a->opts[i].name;
+        if (is_flag(n)) {
+            a->opts[i].used = true;
+            cli->json |= strcmp(n, "json") == 0;
+            cli->help |= strcmp(n, "help") == 0;
+            *version |= strcmp(n, "version") == 0;
+        }
+    }
+    if (timeout) {
+        char *end;
+        double s = strtod(timeout, &end);
+        if (*end || end == timeout || !(s >= 0.1 && s <= 3600))
+            return cli_usage(cli, T_BAD_VALUE, "--timeout %s (0.1..3600 s)", timeout);
+        cli->timeout_ms = (int)(s * 1000);
+    }
+    return twice ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ help */
+
+static void print_help(const struct cli *cli)
+{
+    bool en = cli->lang == CLI_EN;
+    printf("%s\n\n", en ? "tafel - the command-line client of Tafel (opgavegericht werken)"
+                        : "tafel - de command-line client van Tafel (opgavegericht werken)");
+    printf("%s: tafel [--url URL] [--key KEY] [--json] [--lang nl|en] %s ...\n\n",
+           en ? "Usage" : "Gebruik", en ? "COMMAND" : "COMMANDO");
+    for (size_t i = 0; i < NCOMMANDS; i++)
+        printf("%s\n", commands[i].usage);
+    printf("\nKIND:");
+    for (int k = 0; k < TAFEL_KIND__COUNT; k++)
+        printf(" %s", tafel_schema_kind((enum tafel_kind)k)->name);
+    printf("\n\n%s\n", en ? "Global options:" : "Globale opties:");
+    printf("  --url URL       %s\n", en ? "server, e.g. ws://127.0.0.1:8080/ws (or TAFEL_URL)"
+                                        : "server, bv. ws://127.0.0.1:8080/ws (of TAFEL_URL)");
+    printf("  --key KEY       %s\n",
+           en ? "access key (or TAFEL_KEY)" : "toegangssleutel (of TAFEL_KEY)");
+    printf("  --ca FILE       %s\n", en ? "CA certificate for wss:// (or TAFEL_CA)"
+                                        : "CA-certificaat voor wss:// (of TAFEL_CA)");
+    printf("  --json          %s\n", en ? "output for scripts" : "uitvoer voor scripts");
+    printf("  --lang nl|en    %s\n",
+           en ? "language (default from LANG, else nl)" : "taal (standaard uit LANG, anders nl)");
+    printf("  --timeout S     %s\n", en ? "seconds to wait for an answer (default 10)"
+                                        : "seconden wachten op antwoord (standaard 10)");
+    printf("  --help, --version\n");
+    printf("\n%s\n",
+           en ? "Without --url/--key: TAFEL_URL/TAFEL_KEY, then the file of 'tafel login'."
+              : "Zonder --url/--key: TAFEL_URL/TAFEL_KEY, dan het bestand van 'tafel login'.");
+    printf("\n%s\n", en ? "Exit codes:" : "Exitcodes:");
+    for (int c = 0; c <= CLI_EXIT_NOT_FOUND; c++)
+        printf("  %d  %s\n", c, cli_exit_text(cli, c));
+    printf("\n%s\n",
+           en ? "'tafel COMMAND --help' tells more." : "'tafel COMMANDO --help' vertelt meer.");
+}
+
+static void print_command_help(const struct cli *cli, const struct command *c)
+{
+    printf("%s\n\n%s\n", c->usage, cli->lang == CLI_EN ? c->en : c->nl);
+}
+
+/* ------------------------------------------------------------------ main */
+
+void today(char buf[11])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, 11, "%Y-%m-%d", &tm);
+}
+
+void cli_cleanup(struct cli *cli)
+{
+    conn_free(cli->conn);
+    json_decref(cli->me);
+    free(cli->config_url);
+    free(cli->config_key);
+    free(cli->error);
+    memset(cli, 0, sizeof(*cli));
+}
+
+/* `tafel moment ...` is both a kind and a shortcut: a verb after it (or
+ * nothing) means the kind. */
+static const struct command *find_command(const struct cli_args *a)
+{
+    bool kind = tafel_schema_kind_by_name(a->pos[0]) != NULL;
+    if (kind && (a->npos < 2 || kind_verb(a->pos[1])))
+        return &commands[0];
+    for (size_t i = 1; i < NCOMMANDS; i++)
+        if (strcmp(commands[i].name, a->pos[0]) == 0)
+            return &commands[i];
+    return kind ? &commands[0] : NULL;
+}
+
+/* Options the row lists, checked before the handler runs. */
+static enum cli_exit check_opts(struct cli *cli, const struct command *c, struct cli_args *a)
+{
+    if (!c->opts)
+        return CLI_EXIT_OK; /* schema-driven: the handler knows the fields */
+    for (size_t i = 0; i < a->nopts; i++) {
+        if (a->opts[i].used)
+            continue;
+        bool ok = false;
+        for (size_t j = 0; c->opts[j] && !ok; j++)
+            ok = strcmp(c->opts[j], a->opts[i].name) == 0;
+        if (!ok)
+            return cli_usage(cli, T_UNKNOWN_OPTION, "--%s", a->opts[i].name);
+    }
+    return CLI_EXIT_OK;
+}
+
+static enum cli_exit run(struct cli *cli, int argc, char **argv)
+{
+    struct cli_args a;
+    bool version = false;
+    enum cli_exit rc = split_args(cli, argc, argv, &a);
+    if (rc == CLI_EXIT_OK)
+        rc = take_globals(cli, &a, &version);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    if (version) {
+        printf("tafel %s (protocol %s)\n", TAFEL_VERSION, TAFEL_SUBPROTOCOL);
+        return CLI_EXIT_OK;
+    }
+    if (a.npos == 0) {
+        if (cli->help) {
+            print_help(cli);
+            return CLI_EXIT_OK;
+        }
+        return cli_usage(cli, T_MISSING_ARG, "COMMAND");
+    }
+    const struct command *c = find_command(&a);
+    if (!c)
+        return cli_usage(cli, T_UNKNOWN_COMMAND, "%s", a.pos[0]);
+    if (cli->help) {
+        /* `tafel moment --help`: the shortcut and the kind both answer */
+        const struct tafel_kind_def *def = tafel_schema_kind_by_name(a.pos[0]);
+        for (size_t i = 1; i < NCOMMANDS; i++)
+            if (strcmp(commands[i].name, a.pos[0]) == 0)
+                print_command_help(cli, &commands[i]);
+        if (def && c != &commands[0])
+            printf("\n");
+        if (def)
+            kind_help(cli, def);
+        return CLI_EXIT_OK;
+    }
+    rc = check_opts(cli, c, &a);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    config_resolve(cli);
+    return c->run(cli, &a);
+}
 
 int main(int argc, char **argv)
 {
-    if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-        printf("tafel %s (protocol %s)\n", TAFEL_VERSION, TAFEL_SUBPROTOCOL);
-        return 0;
+    struct cli cli;
+    memset(&cli, 0, sizeof(cli));
+    cli.lang = lang_from_env();
+    cli.timeout_ms = DEFAULT_TIMEOUT_MS;
+    cli.url = getenv("TAFEL_URL");
+    cli.key = getenv("TAFEL_KEY");
+    enum cli_exit rc = run(&cli, argc, argv);
+    if (cli.error) {
+        fflush(stdout);
+        fprintf(stderr, "%s\n", cli.error);
+        if (rc == CLI_EXIT_OK)
+            rc = cli.error_code;
     }
-    fprintf(stderr, "usage: tafel [--version]\n");
-    return 2;
+    cli_cleanup(&cli);
+    return (int)rc;
 }

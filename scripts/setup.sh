@@ -16,7 +16,7 @@ packages=(
   # tools: mdb_stat/mdb_dump for operators, clang + libFuzzer for the fuzz target
   lmdb-utils clang libclang-rt-14-dev clang-format
   # tests: cmocka unit tests, integration tests with a real WebSocket client
-  libcmocka-dev python3 python3-websockets curl
+  libcmocka-dev python3 python3-websockets curl openssl
 )
 
 missing=()

@@ -51,7 +51,7 @@ TIMEOUT = 5.0  # default bound for any single wait
 SUBPROTOCOL = "tafel.v1"
 KEY_RE = re.compile(r"^tafel_[A-Za-z0-9_-]{43}$")
 JOIN_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
-LISTEN_RE = re.compile(r"listening on http://127\.0\.0\.1:(\d+)/")
+LISTEN_RE = re.compile(r"listening on https?://127\.0\.0\.1:(\d+)/")
 ERROR_CODES = {"bad_request", "unauthorized", "forbidden", "not_found", "conflict",
                "too_large", "rate_limited", "unavailable", "internal"}
 KINDS = ("opgave", "actielijn", "activiteit", "indicator", "meting", "reflectie", "sessie",
