@@ -1,0 +1,498 @@
+// web.test.mjs - the web page in Debian's chromium (playwright-core)
+// against a real tafeld on 127.0.0.1: sign-in with a key and with a join
+// code, live changes between browser contexts, an inhabitant's contribution
+// on the projector, moderation, a conflict, keys created and revoked, the
+// page catching up after a server restart, axe-core on every view, and a
+// screenshot of every view (TAFEL_SCREENSHOTS, default build/screenshots).
+//
+//   TAFELD=build/server/tafeld node --test tests/browser/
+
+import { test, before, after, afterEach } from 'node:test';
+import assert from 'node:assert/strict';
+import { Tafeld, launch, newPage, Api, axeCheck, shot, until, signInWithKey, T, PHONE, PROJECTOR, DESKTOP } from './harness.mjs';
+import { seed } from './seed.mjs';
+
+let srv;
+let browser;
+let admin; // Api as beheerder
+let data; // what seed() made
+const pages = []; // the current test's pages: checked and closed after it
+
+async function page(opts) {
+  const p = await newPage(browser, opts);
+  pages.push(p);
+  return p;
+}
+
+/** Sign in on a fresh page with KEY, at HASH. */
+async function signedIn(key, hash = '#/', opts = DESKTOP) {
+  const p = await page(opts);
+  await signInWithKey(p, srv, key);
+  if (hash !== '#/') await p.goto(`${srv.url}/${hash}`);
+  return p;
+}
+
+/** A phone that joins the open session from its join URL as NAME. */
+async function inhabitant(name) {
+  const p = await page(PHONE);
+  await p.goto(`${srv.url}/join/${data.sessie.join_code}`);
+  await p.waitForSelector('#join-name:focus');
+  await p.fill('#join-name', name);
+  await p.click('.signin-join button[type=submit]');
+  await p.waitForSelector('.session-view h1.question');
+  return p;
+}
+
+async function contribute(p, text, sort = 'idee') {
+  await p.selectOption('#contrib-sort', sort);
+  await p.fill('#contrib-text', text);
+  await p.click('.contribute button[type=submit]');
+}
+
+const card = (text) => `.reflection:has(.refl-text:text-is(${JSON.stringify(text)}))`;
+
+before(async () => {
+  srv = new Tafeld();
+  srv.init();
+  await srv.start();
+  browser = await launch();
+  admin = await Api.open(browser, srv, { key: srv.adminKey });
+  data = await seed(admin, (cred) => Api.open(browser, srv, cred));
+}, { timeout: T(120000) });
+
+// Each test's pages: no script error, no CSP violation, no request off
+// 127.0.0.1; then closed, so later tests do not pay for earlier ones' pages.
+afterEach(async () => {
+  const mine = pages.splice(0);
+  try {
+    for (const p of mine) assert.deepEqual(p.problems, [], `problems in a page: ${p.url()}`);
+  } finally {
+    await Promise.all(mine.map((p) => p.context().close().catch(() => {})));
+  }
+}, { timeout: T(30000) });
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  if (srv) { await srv.stop(); srv.cleanup(); }
+}, { timeout: T(60000) });
+
+/** The page fits its viewport's width (no sideways scrolling on a phone). */
+async function fitsWidth(p, name) {
+  const [scroll, width] = await p.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+  assert.ok(scroll <= width, `${name}: ${scroll} px wide in a ${width} px viewport`);
+}
+
+test('sign-in with an access key: the portfolio, the key only in sessionStorage', { timeout: T(60000) }, async () => {
+  const p = await page(DESKTOP);
+  await p.goto(`${srv.url}/`);
+  await p.waitForSelector('#key');
+  await axeCheck(p, 'sign-in');
+  await shot(p, '01-sign-in');
+  // keyboard: the first Tab reaches the skip link
+  await p.keyboard.press('Tab');
+  assert.equal(await p.evaluate(() => document.activeElement.className), 'skip-link');
+
+  await p.fill('#key', 'tafel_' + 'x'.repeat(43));
+  await p.click('.signin-key button[type=submit]');
+  await p.waitForSelector('#key-err:not(:empty)', { timeout: T(8000) });
+  assert.match(await p.textContent('#key-err'), /niet \(meer\) geaccepteerd/);
+  assert.equal(await p.evaluate(() => sessionStorage.getItem('tafel.cred')), null);
+
+  await p.fill('#key', srv.adminKey);
+  await p.press('#key', 'Enter'); // the keyboard submits the form
+  await p.waitForSelector('.opgave-card');
+  assert.equal(await p.locator('.opgave-card').count(), 3);
+  assert.ok(!p.url().includes(srv.adminKey), 'the key is never in the URL');
+  assert.equal(JSON.parse(await p.evaluate(() => sessionStorage.getItem('tafel.cred'))).key, srv.adminKey);
+  assert.equal(await p.evaluate(() => JSON.stringify(localStorage).includes('tafel_')), false);
+  // stoplicht in words as well as colour; opgaveleider and next milestone
+  const europa = p.locator(`.opgave-card[data-id="${data.europaplein.id}"]`);
+  assert.match(await europa.textContent(), /oranje/);
+  assert.match(await europa.textContent(), /Sanne Bakker/);
+  assert.match(await europa.textContent(), /Verlichting aanbesteed/);
+  assert.equal(await p.locator('svg.portfolio-chart .point').count(), 3);
+  await axeCheck(p, 'portfolio');
+  // The heading has the focus after a keyboard sign-in (and shows it); the
+  // picture for the README is of the page at rest.
+  await p.evaluate(() => document.activeElement.blur());
+  await shot(p, '02-portfolio');
+
+  // a reload keeps the sign-in (sessionStorage), signing out forgets it
+  await p.reload();
+  await p.waitForSelector('.opgave-card');
+  await p.click('button.signout');
+  await p.waitForSelector('#key');
+  assert.equal(await p.evaluate(() => sessionStorage.getItem('tafel.cred')), null);
+  assert.ok(!srv.log.join('\n').includes(srv.adminKey), 'the key is in no server log');
+});
+
+test('the opgave: goal, sturingsdriehoek, action lines, indicators, timeline, reflection wall', { timeout: T(60000) }, async () => {
+  const p = await signedIn(data.partnerKey, `#/opgave/${data.europaplein.id}`);
+  await p.waitForSelector('.opgave-view h1');
+  assert.equal(await p.textContent('.opgave-view h1'), data.europaplein.title);
+  assert.match(await p.textContent('.goal-text'), /75% van de bewoners/);
+  assert.match(await p.textContent('.triangle'), /Wethouder A. de Vries/);
+  assert.match(await p.textContent('.triangle'), /M. Jansen/);
+  assert.match(await p.textContent('.triangle'), /Sanne Bakker/);
+  const facts = await p.textContent('.facts');
+  assert.match(facts, /Werkwijze\s*programma/);
+  assert.match(facts, /fysiek/);
+  assert.match(facts, /sociaal/);
+  assert.match(facts, /31-12-2028/);
+  const line2 = p.locator(`.action-line[data-id="${data.lines[1].id}"]`);
+  assert.equal(await line2.locator('.activity').count(), 2);
+  assert.match(await line2.textContent(), /Eigenaar: Jongerenwerk Welzijn Kennemerland/);
+  // indicators: effect apart from context; baseline, target and the measurements
+  assert.equal(await p.locator('.ind-effect svg.indicator-chart').count(), 2);
+  assert.equal(await p.locator('.ind-context svg.indicator-chart').count(), 1);
+  const safe = p.locator(`.ind-effect .indicator[data-id="${data.indicators[0].id}"]`);
+  assert.equal(await safe.locator('svg line.baseline').count(), 1);
+  assert.equal(await safe.locator('svg line.target').count(), 1);
+  assert.equal(await safe.locator('svg circle.series-point').count(), 3);
+  assert.match(await safe.locator('svg').textContent(), /Nulmeting 52/);
+  assert.equal(await p.locator(`.ind-context .indicator[data-id="${data.indicators[2].id}"]`).count(), 1);
+  // the gevoelsgrafiek: the average per moment and the spread as a band
+  assert.equal(await p.locator('svg.feeling-chart .series-point').count(), 4);
+  assert.equal(await p.locator('svg.feeling-chart polygon.spread').count(), 1);
+  assert.match(await p.textContent(`.moment[data-id="${data.moments[1].id}"] .feel-stats`), /spreiding -2…0/);
+  assert.match(await p.textContent('.timeline'), /15-01-2025/, 'dates in the Dutch format');
+  assert.equal(await p.locator('#sec-reflections .reflection').count(), 5);
+  await axeCheck(p, 'opgave');
+  await shot(p, '03-opgave');
+
+  await p.click('.filter-btn[data-filter="succesverhaal"]');
+  await until(p, () => document.querySelectorAll('#sec-reflections .reflection').length === 1);
+  assert.equal(await p.getAttribute('#sec-reflections .reflection', 'data-sort'), 'succesverhaal');
+  assert.equal(await p.getAttribute('.filter-btn[data-filter="succesverhaal"]', 'aria-pressed'), 'true');
+  await p.click('.filter-btn[data-filter="alle"]');
+
+  // a partner places its feeling on a moment: the curve follows
+  const m = data.moments[1].id;
+  await p.click(`.moment[data-id="${m}"] .feel-btn.feel-4`);
+  await until(p, (id) => document.querySelector(`.moment[data-id="${id}"] .feel-btn.feel-4`).getAttribute('aria-pressed') === 'true', m);
+  assert.match(await p.textContent(`.moment[data-id="${m}"] .feel-stats`), /aantal 4/);
+
+  // a partner adds an activity of its own and may edit that one only
+  await p.click(`#add-activiteit-${data.lines[1].id}`);
+  await p.waitForSelector('dialog.edit-dialog[open]');
+  assert.equal(await p.inputValue('dialog select[name="actielijn"]'), data.lines[1].id);
+  await p.fill('dialog input[name="title"]', 'Huiswerkbegeleiding in het buurthuis');
+  await p.fill('dialog input[name="owner"]', 'Woonstichting De Key');
+  await p.selectOption('dialog select[name="status"]', 'gepland');
+  await p.click('dialog button[type=submit]');
+  await p.waitForSelector('dialog.edit-dialog', { state: 'hidden' });
+  const own = line2.locator('.activity:has-text("Huiswerkbegeleiding in het buurthuis")');
+  await own.waitFor();
+  assert.equal(await own.locator('.edit-buttons button').count(), 2, 'edit and delete its own');
+  assert.equal(await line2.locator('.activity:has-text("Wijkagent op het schoolplein") .edit-buttons').count(), 0);
+  assert.equal(await p.locator('#add-indicator').count(), 0, 'a partner creates no indicators');
+});
+
+test('an inhabitant joins from /join/CODE on a phone; the contribution appears on the projector', { timeout: T(90000) }, async () => {
+  const lead = await signedIn(data.leaderKey, `#/sessie/${data.sessie.id}/projectie`, PROJECTOR);
+  await lead.waitForSelector('#projector-code');
+  assert.equal(await lead.textContent('#projector-code'), data.sessie.join_code);
+  await lead.waitForSelector('svg.qr');
+  assert.equal(await lead.getAttribute('svg.qr', 'data-qr'), `${srv.url}/join/${data.sessie.join_code}`);
+  const size = await lead.evaluate(() => parseFloat(getComputedStyle(document.querySelector('h1.proj-question')).fontSize));
+  assert.ok(size >= 48, `the question in large type on the projector (${size} px)`);
+
+  const phone = await page(PHONE);
+  await phone.goto(`${srv.url}/join/${data.sessie.join_code}`);
+  await phone.waitForSelector('#join-name:focus');
+  assert.equal(await phone.inputValue('#join-code'), data.sessie.join_code);
+  await axeCheck(phone, 'join');
+  await shot(phone, '04-join-phone');
+  await phone.fill('#join-name', 'Fatima');
+  await phone.click('.signin-join button[type=submit]');
+  await phone.waitForSelector('.session-view h1.question');
+  assert.ok(!phone.url().includes('/join/'), 'the join URL is replaced by the session');
+  assert.equal(await phone.textContent('h1.question'), data.sessie.question);
+
+  // presence: the inhabitant at the table, on the projector
+  await lead.waitForSelector('.proj-presence li:has-text("Fatima")', { timeout: T(3000) });
+
+  const text = 'Meer bankjes in de schaduw en een plek voor jongeren.';
+  const t0 = Date.now();
+  await contribute(phone, text);
+  await lead.waitForSelector(`#projector-contributions ${card(text)}`, { timeout: T(3000) });
+  const latency = Date.now() - t0;
+  assert.ok(latency < T(2000), `appeared after ${latency} ms`);
+  await phone.waitForSelector(`#contributions ${card(text)}`);
+
+  // others vote on it; the projector shows the count
+  const partner = await signedIn(data.partnerKey, `#/sessie/${data.sessie.id}`);
+  await partner.waitForSelector(`${card(text)} button.vote`);
+  await partner.click(`${card(text)} button.vote`);
+  await lead.waitForSelector(`#projector-contributions ${card(text)} .votes[data-votes="1"]`, { timeout: T(3000) });
+  await phone.waitForSelector(`${card(text)} .votes[data-votes="1"]`, { timeout: T(3000) });
+  await contribute(phone, 'Het plein is ’s avonds te donker.', 'beter');
+  await partner.waitForSelector(`${card('Het plein is ’s avonds te donker.')}`, { timeout: T(3000) });
+  await partner.waitForSelector('.presence li:has-text("Fatima")');
+
+  await axeCheck(phone, 'session (phone)');
+  await fitsWidth(phone, 'session (phone)');
+  await shot(phone, '05-session-phone');
+  await axeCheck(partner, 'session');
+  await shot(partner, '06-session');
+  await lead.waitForTimeout(300);
+  await axeCheck(lead, 'projector');
+  await shot(lead, '07-projector', false);
+});
+
+test('joining with the code typed on the sign-in form', { timeout: T(60000) }, async () => {
+  const p = await page(PHONE);
+  await p.goto(`${srv.url}/`);
+  await p.fill('#join-code', 'ZZZZZZZZ');
+  await p.fill('#join-name', 'Kees');
+  await p.click('.signin-join button[type=submit]');
+  await p.waitForSelector('#join-err:not(:empty)', { timeout: T(8000) });
+  await p.fill('#join-code', data.sessie.join_code.toLowerCase());
+  await p.click('.signin-join button[type=submit]');
+  await p.waitForSelector('.session-view h1.question');
+  assert.equal(await p.textContent('h1.question'), data.sessie.question);
+});
+
+test('two browser contexts see each other\'s changes live', { timeout: T(60000) }, async () => {
+  const lead = await signedIn(data.leaderKey, `#/opgave/${data.europaplein.id}`);
+  const partner = await signedIn(data.partnerKey, '#/');
+  await partner.waitForSelector(`.opgave-card[data-id="${data.europaplein.id}"]`);
+
+  await lead.waitForSelector('.opgave-head button.link');
+  await lead.click('.opgave-head button.link'); // Bewerken
+  await lead.waitForSelector('dialog.edit-dialog[open]');
+  await axeCheck(lead, 'edit form');
+  await shot(lead, '08-edit-form', false);
+  await lead.selectOption('dialog select[name="traffic_light"]', 'rood');
+  await lead.fill('dialog textarea[name="traffic_light_note"]', 'Aanbesteding opnieuw uitgesteld.');
+  await lead.click('dialog button[type=submit]');
+  await lead.waitForSelector('dialog.edit-dialog', { state: 'hidden' });
+
+  const cardSel = `.opgave-card[data-id="${data.europaplein.id}"]`;
+  await partner.waitForSelector(`${cardSel} .tl-badge.tl-rood`, { timeout: T(2000) });
+  assert.match(await partner.textContent(`${cardSel} .tl-badge`), /rood/);
+  assert.match(await partner.textContent(`${cardSel} .tl-note`), /opnieuw uitgesteld/);
+
+  // and the other way: the partner writes a reflection, the lead sees it
+  await partner.click(`${cardSel} a`);
+  await partner.waitForSelector('#add-reflectie');
+  await partner.click('#add-reflectie');
+  await partner.waitForSelector('dialog.edit-dialog[open]');
+  await partner.selectOption('dialog select[name="sort"]', 'goed');
+  await partner.fill('dialog textarea[name="text"]', 'De schouw met de wijkagent werkte goed.');
+  await partner.click('dialog button[type=submit]');
+  await lead.waitForSelector(`#sec-reflections ${card('De schouw met de wijkagent werkte goed.')}`, { timeout: T(2000) });
+});
+
+test('the server\'s error appears next to the field it names', { timeout: T(60000) }, async () => {
+  const lead = await signedIn(data.leaderKey, `#/opgave/${data.europaplein.id}`);
+  await lead.waitForSelector('#add-actielijn');
+  await lead.click('#add-actielijn');
+  await lead.waitForSelector('dialog.edit-dialog[open]');
+  await lead.fill('dialog input[name="title"]', 'x'.repeat(201)); // maxlength is a hint: paste past it
+  await lead.evaluate(() => { const i = document.querySelector('dialog input[name="title"]'); i.removeAttribute('maxlength'); i.value = 'x'.repeat(201); });
+  await lead.click('dialog button[type=submit]');
+  await lead.waitForSelector('dialog .field[data-field="title"].has-error .field-error:not(:empty)', { timeout: T(3000) });
+  assert.equal(await lead.getAttribute('dialog input[name="title"]', 'aria-invalid'), 'true');
+  await lead.fill('dialog input[name="title"]', 'Samen beheren');
+  await lead.click('dialog button[type=submit]');
+  await lead.waitForSelector('dialog.edit-dialog', { state: 'hidden' });
+  await lead.waitForSelector('.action-line h3:text-is("Samen beheren")');
+});
+
+/** Open the form with ADD, fill FIELDS (name -> value; an array checks
+ * boxes), save, and wait for the dialog to close. */
+async function createWith(p, add, fields) {
+  await p.click(add);
+  await p.waitForSelector('dialog.edit-dialog[open]');
+  for (const [name, v] of Object.entries(fields)) {
+    if (Array.isArray(v)) {
+      for (const x of v) await p.check(`dialog input[name="${name}"][value="${x}"]`);
+      continue;
+    }
+    const el = p.locator(`dialog [name="${name}"]`);
+    if (await el.evaluate((e) => e.tagName) === 'SELECT') await el.selectOption(v);
+    else await el.fill(v);
+  }
+  await p.click('dialog button[type=submit]');
+  await p.waitForSelector('dialog.edit-dialog', { state: 'hidden' });
+}
+
+test('every kind the role may write, through its form', { timeout: T(90000) }, async () => {
+  const E = data.europaplein.id;
+  const lead = await signedIn(data.leaderKey, `#/opgave/${E}`);
+  await lead.waitForSelector('#add-indicator');
+
+  await createWith(lead, `#add-activiteit-${data.lines[0].id}`, { title: 'Camera bij de fietsenstalling', owner: 'Politie Noord-Holland', status: 'lopend', start_date: '2026-01-05' });
+  await lead.waitForSelector(`.action-line[data-id="${data.lines[0].id}"] .activity:has-text("Camera bij de fietsenstalling") .owner:has-text("Politie Noord-Holland")`);
+
+  await createWith(lead, '#add-indicator', { title: 'Woningen rond het plein', type: 'context', unit: 'woningen', baseline: '310', target: '400', source: 'BAG' });
+  const ind = lead.locator('.ind-context .indicator:has(h4:text-is("Woningen rond het plein"))');
+  await ind.waitFor();
+  const indId = await ind.getAttribute('data-id');
+  await createWith(lead, `#add-meting-${indId}`, { date: '2026-01-15', value: '325.5', note: 'Na oplevering blok A' });
+  await lead.waitForSelector(`.indicator[data-id="${indId}"] svg circle.series-point`);
+  assert.match(await lead.textContent(`.indicator[data-id="${indId}"] .measurements`), /15-01-2026\s*325,5 woningen/);
+
+  await createWith(lead, '#add-moment', { date: '2027-06-01', title: 'Plein heringericht', type: 'mijlpaal' });
+  await lead.waitForSelector('.moment.milestone h3:has-text("Plein heringericht")');
+
+  await createWith(lead, '#add-sessie', { question: 'Hoe gebruiken we het plein in de zomer?', starts_at: '2026-12-01T19:30' });
+  const item = lead.locator('.session-item:has-text("Hoe gebruiken we het plein in de zomer?")');
+  await item.waitFor();
+  assert.match(await item.textContent(), /gepland.*01-12-2026 19:30/);
+
+  await createWith(lead, '#add-lid', { actor: 'k_politie_nh', name: 'Politie Noord-Holland', role: 'partner', organisation: 'Politie' });
+  await lead.waitForSelector('table.members td:text-is("Politie Noord-Holland")');
+
+  // the beheerder creates an opgave from the portfolio
+  const admin = await signedIn(srv.adminKey, '#/');
+  await admin.waitForSelector('#new-opgave');
+  await createWith(admin, '#new-opgave', { title: 'Energiearme wijken', goal: 'In 2035 is de helft van de woningen van het gas af.',
+    traffic_light: 'groen', way_of_working: 'programma', domains: ['fysiek'], complexity: '5', horizon_years: '10' });
+  await admin.waitForSelector('.opgave-card:has-text("Energiearme wijken") .tl-badge.tl-groen');
+  assert.equal(await admin.locator('svg.portfolio-chart .point').count(), 4);
+});
+
+test('on a phone: portfolio and opgave fit the screen', { timeout: T(60000) }, async () => {
+  const p = await signedIn(data.partnerKey, '#/', PHONE);
+  await p.waitForSelector('.opgave-card');
+  await fitsWidth(p, 'portfolio (phone)');
+  await axeCheck(p, 'portfolio (phone)');
+  await p.goto(`${srv.url}/#/opgave/${data.europaplein.id}`);
+  await p.waitForSelector('svg.feeling-chart');
+  await fitsWidth(p, 'opgave (phone)');
+  await axeCheck(p, 'opgave (phone)');
+  await shot(p, '14-opgave-phone', false);
+});
+
+test('a conflict shows the newer version and lets the user merge', { timeout: T(60000) }, async () => {
+  const a = await signedIn(srv.adminKey, `#/opgave/${data.kernen.id}`);
+  const b = await signedIn(srv.adminKey, `#/opgave/${data.kernen.id}`); // a second tab of the same beheerder
+  for (const p of [a, b]) {
+    await p.waitForSelector('.opgave-head button.link');
+    await p.click('.opgave-head button.link');
+    await p.waitForSelector('dialog.edit-dialog[open]');
+  }
+  await a.fill('dialog input[name="title"]', 'Vitale kernen en dorpen');
+  await a.click('dialog button[type=submit]');
+  await a.waitForSelector('dialog.edit-dialog', { state: 'hidden' });
+
+  await b.fill('dialog input[name="lead"]', 'Joris Peeters en Anouk Smit');
+  await b.click('dialog button[type=submit]');
+  await b.waitForSelector('dialog .conflict', { timeout: T(3000) });
+  assert.match(await b.textContent('dialog .conflict'), /Vitale kernen en dorpen/, 'shows the newer value');
+  await axeCheck(b, 'conflict');
+  await shot(b, '09-conflict', false);
+  await b.click('dialog .conflict button.primary');
+  await b.waitForSelector('dialog.edit-dialog', { state: 'hidden' });
+  const doc = (await admin.ok({ type: 'get', kind: 'opgave', id: data.kernen.id })).doc;
+  assert.equal(doc.title, 'Vitale kernen en dorpen');
+  assert.equal(doc.lead, 'Joris Peeters en Anouk Smit');
+});
+
+test('moderation: hiding a contribution hides it for the others, restore and pin', { timeout: T(90000) }, async () => {
+  const phone = await inhabitant('Noor');
+  const text = 'Graag een jeu-de-boulesbaan!';
+  await contribute(phone, text);
+  const partner = await signedIn(data.partnerKey, `#/sessie/${data.sessie.id}`);
+  const lead = await signedIn(data.leaderKey, `#/sessie/${data.sessie.id}`);
+  await partner.waitForSelector(card(text));
+  await lead.waitForSelector(`${card(text)} button.mod`);
+
+  await lead.click(`${card(text)} button.mod:text-is("Verbergen")`);
+  await phone.waitForSelector(card(text), { state: 'detached', timeout: T(2000) });
+  await partner.waitForSelector(card(text), { state: 'detached', timeout: T(2000) });
+  await lead.waitForSelector(`${card(text)}.is-hidden .flag.hidden`);
+  await axeCheck(lead, 'session (moderator)');
+  await shot(lead, '10-moderation');
+
+  await lead.click(`${card(text)} button.mod:text-is("Herstellen")`);
+  await phone.waitForSelector(card(text), { timeout: T(2000) });
+  await lead.click(`${card(text)} button.mod:text-is("Vastpinnen")`);
+  await phone.waitForSelector(`${card(text)}.is-pinned .flag.pinned`, { timeout: T(2000) });
+  // pinned first
+  assert.equal(await phone.getAttribute('#contributions .reflection >> nth=0', 'data-id'),
+    await phone.getAttribute(card(text), 'data-id'));
+});
+
+test('keys: created and shown once with a copy button, listed, revoked (the revoked page signs out)', { timeout: T(90000) }, async () => {
+  const p = await signedIn(srv.adminKey, '#/beheer');
+  await p.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.url });
+  await p.waitForSelector('table.keys');
+  await p.waitForSelector('table.audit-table');
+  await p.selectOption('#key-role', 'waarnemer');
+  await p.fill('#key-label', 'Raadslid J. de Boer');
+  await p.check(`#scope-${data.europaplein.id}`);
+  await p.click('#create-key');
+  await p.waitForSelector('#new-key');
+  const key = await p.inputValue('#new-key');
+  assert.match(key, /^tafel_[A-Za-z0-9_-]{43}$/);
+  await p.click('#copy-key');
+  await p.waitForSelector('.once [role=status]:not(:empty)');
+  assert.equal(await p.evaluate(() => navigator.clipboard.readText()), key);
+  await p.waitForSelector('tr:has-text("Raadslid J. de Boer")');
+  await axeCheck(p, 'administration');
+  await shot(p, '11-admin');
+
+  const observer = await signedIn(key, `#/opgave/${data.europaplein.id}`);
+  await observer.waitForSelector('.opgave-view h1');
+  assert.equal(await observer.locator('#add-reflectie').count(), 0, 'an observer writes nothing');
+
+  p.once('dialog', (d) => d.accept());
+  await p.click('tr:has-text("Raadslid J. de Boer") button.danger');
+  await observer.waitForSelector('#key', { timeout: T(3000) });
+  assert.match(await observer.textContent('.notice'), /ingetrokken/);
+  assert.equal(await observer.evaluate(() => sessionStorage.getItem('tafel.cred')), null);
+  await axeCheck(observer, 'signed out (revoked)');
+  await shot(observer, '12-revoked', false);
+  await p.waitForSelector('tr:has-text("Raadslid J. de Boer") .key-status.revoked');
+  await p.click('#audit-refresh');
+  await p.waitForSelector('.audit-table td:text-is("key.revoke")');
+  await p.waitForSelector('.audit-table td:text-is("key.create")');
+
+  // shown once: after a reload the key is nowhere on the page
+  await p.reload();
+  await p.waitForSelector('tr:has-text("Raadslid J. de Boer")');
+  assert.equal((await p.content()).includes(key), false);
+});
+
+test('English with a switch; dates stay Dutch', { timeout: T(60000) }, async () => {
+  const p = await signedIn(data.partnerKey, `#/opgave/${data.europaplein.id}`);
+  await p.waitForSelector('#lang-switch');
+  await p.click('#lang-switch');
+  await p.waitForSelector('html[lang="en"]');
+  await p.waitForSelector('#sec-actions-title:text-is("Action lines")');
+  assert.match(await p.textContent('.timeline'), /15-01-2025/);
+  await axeCheck(p, 'opgave (English)');
+  await shot(p, '13-opgave-english', false);
+  await p.click('#lang-switch');
+  await p.waitForSelector('html[lang="nl"]');
+});
+
+test('the page goes offline when the server stops, and catches up after it restarts', { timeout: T(120000) }, async () => {
+  const p = await signedIn(data.partnerKey, `#/opgave/${data.europaplein.id}`);
+  await p.waitForSelector('#sec-reflections');
+  await srv.stop();
+  await p.waitForSelector('.conn-status[data-state="offline"]', { timeout: T(5000) });
+  assert.match(await p.textContent('.conn-status'), /Offline/);
+  await axeCheck(p, 'offline');
+  await shot(p, '15-offline', false);
+  const subsBefore = p.subs.length;
+  const seqBefore = await p.evaluate(async () => (await import('/js/store.js')).lastSeq());
+  assert.ok(seqBefore > 0);
+
+  await srv.start();
+  const other = await Api.open(browser, srv, { key: data.leaderKey });
+  await other.create('reflectie', { opgave: data.europaplein.id, sort: 'geleerd', text: 'Na de herstart: alles is er nog.' });
+  await other.close();
+  await p.waitForSelector('.conn-status[data-state="online"]', { timeout: T(15000) });
+  await p.waitForSelector(card('Na de herstart: alles is er nog.'), { timeout: T(5000) });
+  // nothing was lost or doubled
+  assert.equal(await p.locator(card('De schouw met de wijkagent werkte goed.')).count(), 1);
+  // it caught up with `since` (what it had seen), not with a fresh snapshot
+  const again = p.subs.slice(subsBefore);
+  assert.ok(again.length >= 1, 'subscribed again after the restart');
+  assert.equal(again[0].opgave, '*');
+  assert.equal(again[0].since, seqBefore);
+});

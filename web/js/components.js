@@ -1,0 +1,75 @@
+// components.js - pieces several views share: the stoplicht badge, a
+// reflection card with its votes and moderation buttons.
+
+import { h } from './dom.js';
+import { t, fmtDateTime } from './i18n.js';
+import { markerIcon } from './charts.js';
+import { ctx, errorText } from './ctx.js';
+import * as store from './store.js';
+import { canModerate, canVote, can } from './perm.js';
+import { openEditor, deleteDoc } from './forms.js';
+
+/** The stoplicht: colour, shape and the word (never colour alone). */
+export function tlBadge(light) {
+  return h('span', { class: `tl-badge tl-${light || 'none'}` }, markerIcon(light),
+    h('span', { class: 'visually-hidden' }, `${t('tl.label')}: `), t('tl.' + (light || 'none')));
+}
+
+export async function moderate(r, action) {
+  const reply = await ctx.conn.request({ type: 'moderate', id: r.id, action });
+  if (reply.type === 'ok') { if (reply.doc) store.put(reply.doc); ctx.announce(t('mod.done.' + action)); }
+  else ctx.announce(errorText(reply));
+}
+
+async function vote(r, value) {
+  const reply = await ctx.conn.request({ type: 'vote', id: r.id, value });
+  if (reply.type === 'ok') { if (reply.doc) store.put(reply.doc); }
+  else ctx.announce(errorText(reply));
+}
+
+/** Pinned first, then most votes, then newest. */
+export function sortReflections(list) {
+  return [...list].sort((a, b) => (!!b.pinned - !!a.pinned) || ((b.votes || 0) - (a.votes || 0)) ||
+    (b.created_at || '').localeCompare(a.created_at || ''));
+}
+
+/** One reflection: text, sort, author, votes; vote and moderation buttons
+ * as the role allows. opts.big: the projector's larger cards. */
+export function reflectionCard(r, opts = {}) {
+  const me = ctx.me;
+  const mine = (r.voters || []).includes(me.actor);
+  const n = r.votes || 0;
+  const votesText = n === 1 ? t('refl.vote1') : t('refl.votes', { n });
+  const actions = [];
+  if (!opts.readonly && canVote(me) && !r.hidden) {
+    actions.push(h('button', { type: 'button', class: mine ? 'vote voted' : 'vote', 'aria-pressed': mine ? 'true' : 'false',
+      'data-fk': `vote-${r.id}`, 'aria-label': `${mine ? t('refl.unvote') : t('refl.vote')} (${votesText}): ${r.text.slice(0, 60)}`,
+      onclick: () => vote(r, !mine) }, h('span', { 'aria-hidden': 'true' }, mine ? '★ ' : '☆ '), mine ? t('refl.unvote') : t('refl.vote')));
+  }
+  if (!opts.readonly && canModerate(me)) {
+    actions.push(h('button', { type: 'button', class: 'mod', 'data-fk': `hide-${r.id}`, onclick: () => moderate(r, r.hidden ? 'restore' : 'hide') },
+      r.hidden ? t('mod.restore') : t('mod.hide')));
+    if (!r.hidden) {
+      actions.push(h('button', { type: 'button', class: 'mod', 'data-fk': `pin-${r.id}`, onclick: () => moderate(r, r.pinned ? 'unpin' : 'pin') },
+        r.pinned ? t('mod.unpin') : t('mod.pin')));
+    }
+  }
+  if (!opts.readonly && !opts.session && can(me, 'U', 'reflectie', r)) {
+    actions.push(h('button', { type: 'button', class: 'link', 'data-fk': `edit-${r.id}`, onclick: () => openEditor('reflectie', r, r.opgave) }, t('edit')));
+  }
+  if (!opts.readonly && !opts.session && can(me, 'D', 'reflectie', r)) {
+    actions.push(h('button', { type: 'button', class: 'link', 'data-fk': `del-${r.id}`, onclick: () => deleteDoc(r) }, t('delete')));
+  }
+  return h('article', { class: ['reflection', `sort-${r.sort}`, r.hidden && 'is-hidden', r.pinned && 'is-pinned', opts.big && 'big'],
+    'data-id': r.id, 'data-sort': r.sort },
+    h('p', { class: 'refl-meta' },
+      h('span', { class: `sort-tag sort-${r.sort}` }, t('sort.' + r.sort)),
+      r.pinned ? h('span', { class: 'flag pinned' }, h('span', { 'aria-hidden': 'true' }, '📌 '), t('refl.pinned')) : null,
+      r.hidden ? h('span', { class: 'flag hidden' }, t('refl.hidden')) : null),
+    h('p', { class: 'refl-text' }, r.text),
+    h('p', { class: 'refl-foot' },
+      r.author ? h('span', { class: 'author' }, t('refl.by', { name: r.author })) : null,
+      opts.big ? null : h('span', { class: 'when' }, fmtDateTime(r.created_at)),
+      h('span', { class: 'votes', 'data-votes': n }, votesText)),
+    actions.length ? h('div', { class: 'refl-actions' }, actions) : null);
+}
