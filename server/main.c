@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "handlers.h"
 #include "server.h"
@@ -310,6 +311,26 @@ static int cmd_backup(struct args *a)
     return 0;
 }
 
+/* One descriptor per connection, plus the listener, LMDB and the web files:
+ * raise the soft limit (often 1024) toward --max-connections, as far as the
+ * hard limit allows, and say so when that is not far enough. */
+static void raise_nofile(unsigned max_connections)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)max_connections + 64;
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < want) {
+        rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < max_connections)
+        log_warn("file descriptor limit %llu is below --max-connections %u: raise the hard "
+                 "limit (ulimit -Hn) to serve that many",
+                 (unsigned long long)rl.rlim_cur, max_connections);
+}
+
 static int cmd_serve(struct args *a)
 {
     if (!!a->cfg.tls_cert != !!a->cfg.tls_key)
@@ -321,6 +342,7 @@ static int cmd_serve(struct args *a)
     srv.store = open_store(&a->cfg, false);
     if (!srv.store)
         return 1;
+    raise_nofile(a->cfg.max_connections);
     int rc = tafel_server_run(&srv);
     join_guard_free(srv.join_guard);
     tafel_store_close(srv.store);

@@ -116,6 +116,16 @@ static void remove_sub(struct tafel_server *srv, struct conn *c, const char *opg
 static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *req,
                       const char *opgave, const char *session, uint64_t from_seq)
 {
+    if (c->nsubs == c->subs_cap) {
+        size_t cap = c->subs_cap ? c->subs_cap * 2 : 1;
+        struct sub *grown = realloc(c->subs, cap * sizeof(*grown));
+        if (!grown) {
+            reply_error(c, req, TAFEL_E_NOMEM, NULL, NULL);
+            return;
+        }
+        c->subs = grown;
+        c->subs_cap = cap;
+    }
     if (!hub_follow(srv->hub, opgave)) {
         reply_error(c, req, TAFEL_E_NOMEM, NULL, NULL);
         return;

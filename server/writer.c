@@ -26,6 +26,7 @@ struct tafel_writer {
     pthread_cond_t cv;
     struct wop *todo_head, *todo_tail; /* submitted, not yet taken */
     struct wop *done_head, *done_tail; /* committed, not yet taken by the loop */
+    struct wop *spent;                 /* handed back by the loop, to be freed here */
     unsigned busy;                     /* ops in the transaction under way */
     bool stop;
 
@@ -96,6 +97,16 @@ static void commit_batch(struct tafel_writer *wr, struct wop *batch, size_t n)
     }
 }
 
+/* Free wops the loop has handed back (their conn references are gone). */
+static void free_spent(struct wop *list)
+{
+    while (list) {
+        struct wop *next = list->next;
+        wop_free(list, NULL);
+        list = next;
+    }
+}
+
 static void *writer_main(void *arg)
 {
     struct tafel_writer *wr = arg;
@@ -107,9 +118,12 @@ static void *writer_main(void *arg)
             break;
         size_t n;
         struct wop *batch = take_batch(wr, &n);
+        struct wop *spent = wr->spent;
+        wr->spent = NULL;
         wr->busy = (unsigned)n;
         pthread_mutex_unlock(&wr->mu);
 
+        free_spent(spent);
         commit_batch(wr, batch, n);
 
         pthread_mutex_lock(&wr->mu);
@@ -169,6 +183,29 @@ struct wop *tafel_writer_take_done(struct tafel_writer *wr)
     return list;
 }
 
+void tafel_writer_recycle(struct tafel_writer *wr, struct wop *list, void (*unref)(struct conn *))
+{
+    if (!list)
+        return;
+    struct wop *last = list;
+    for (struct wop *op = list; op; op = op->next) {
+        /* What only the loop may release, or what it allocated itself. */
+        if (op->conn && unref)
+            unref(op->conn);
+        op->conn = NULL;
+        json_decref(op->req);
+        json_decref(op->input);
+        json_decref(op->job_args);
+        op->req = op->input = op->job_args = NULL;
+        op->w.doc = NULL; /* pointed into input */
+        last = op;
+    }
+    pthread_mutex_lock(&wr->mu);
+    last->next = wr->spent;
+    wr->spent = list;
+    pthread_mutex_unlock(&wr->mu);
+}
+
 bool tafel_writer_idle(struct tafel_writer *wr)
 {
     pthread_mutex_lock(&wr->mu);
@@ -186,6 +223,7 @@ void tafel_writer_stop(struct tafel_writer *wr, void (*unref)(struct conn *))
     pthread_cond_signal(&wr->cv);
     pthread_mutex_unlock(&wr->mu);
     pthread_join(wr->thread, NULL);
+    free_spent(wr->spent);
     for (struct wop *op = wr->done_head, *next; op; op = next) {
         next = op->next;
         wop_free(op, unref);

@@ -93,6 +93,16 @@ void tafel_writer_submit(struct tafel_writer *wr, struct wop *op);
  *  NULL. Loop thread. */
 struct wop *tafel_writer_take_done(struct tafel_writer *wr);
 
+/**
+ * @brief Hand wops the loop is done with back to the writer thread, which
+ * frees them before its next batch (loop thread; drops each conn reference
+ * and what the loop allocated first). Most of a wop's memory was allocated
+ * by the writer thread: freeing it there keeps the two threads out of each
+ * other's malloc arena, whose lock they otherwise contend for on every
+ * write. A NULL list is fine.
+ */
+void tafel_writer_recycle(struct tafel_writer *wr, struct wop *list, void (*unref)(struct conn *));
+
 /** @brief True when nothing is queued, committing or waiting to be taken. */
 bool tafel_writer_idle(struct tafel_writer *wr);
 

@@ -82,6 +82,7 @@ void conn_unref(struct conn *c)
     json_decref(c->backlog.req);
     json_decref(c->actor.scope);
     tafel_assembler_free(&c->rx);
+    free(c->subs);
     free(c);
 }
 
@@ -111,7 +112,8 @@ void conn_drop_subs(struct tafel_server *srv, struct conn *c)
 {
     struct sub subs[TAFEL_MAX_SUBS];
     size_t n = c->nsubs;
-    memcpy(subs, c->subs, n * sizeof(*subs));
+    if (n) /* c->subs is NULL until the first sub */
+        memcpy(subs, c->subs, n * sizeof(*subs));
     c->nsubs = 0;
     for (size_t i = 0; i < n; i++) {
         hub_unfollow(srv->hub, subs[i].opgave);
@@ -361,14 +363,14 @@ static void ws_closed(struct lws *wsi, struct pss *pss)
     conn_unref(c);
 }
 
-static void ws_message(struct tafel_server *srv, struct conn *c)
+static void ws_message(struct tafel_server *srv, struct conn *c, const char *buf, size_t len)
 {
     struct tafel_request r;
     struct tafel_errinfo info;
     struct tafel_limits lim = TAFEL_LIMITS_DEFAULT;
     lim.max_bytes = srv->cfg.max_message;
     srv->m.messages_in++;
-    enum tafel_err err = tafel_request_parse(c->rx.buf, c->rx.len, &lim, &r, &info);
+    enum tafel_err err = tafel_request_parse(buf, len, &lim, &r, &info);
     if (err == TAFEL_E_BAD_UTF8) {
         conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
     } else if (err != TAFEL_E_OK) {
@@ -394,6 +396,13 @@ static int ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t l
         conn_close(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "text frames only");
         return 0;
     }
+    /* A whole message in one RECEIVE (the common case: requests are small)
+     * is parsed where lws put it, so an idle connection keeps no receive
+     * buffer of its own. */
+    if (c->rx.len == 0 && lws_is_final_fragment(wsi) && len <= srv->cfg.max_message) {
+        ws_message(srv, c, in, len);
+        return 0;
+    }
     /* One RECEIVE is not one message: reassemble, and enforce the message
      * limit ourselves (rx_buffer_size is only a chunk size). */
     enum tafel_err err = tafel_assembler_add(&c->rx, in, len, srv->cfg.max_message);
@@ -405,8 +414,8 @@ static int ws_receive(struct lws *wsi, struct pss *pss, const void *in, size_t l
         return -1;
     if (!lws_is_final_fragment(wsi))
         return 0;
-    ws_message(srv, c);
-    tafel_assembler_reset(&c->rx);
+    ws_message(srv, c, c->rx.buf, c->rx.len);
+    tafel_assembler_free(&c->rx);
     return 0;
 }
 
@@ -416,6 +425,31 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
     struct conn *c = pss->c;
     if (!c)
         return -1;
+    if (c->q_head && c->q_head->next && c->q_head->len + 10 <= HUB_BURST_BYTES) {
+        /* Several replies or catch-up events queued: as consecutive frames in
+         * one raw write, a syscall for many (a catch-up of 100,000 changes
+         * would otherwise cost a send() each). */
+        static unsigned char burst[LWS_PRE + HUB_BURST_BYTES]; /* loop thread only */
+        unsigned char *out = burst + LWS_PRE;
+        size_t used = 0, n = 0;
+        while (c->q_head && used + 10 + c->q_head->len <= HUB_BURST_BYTES) {
+            struct frame *f = c->q_head;
+            c->q_head = f->next;
+            c->q_bytes -= f->len;
+            used += hub_frame_header(out + used, f->len);
+            memcpy(out + used, f->buf + LWS_PRE, f->len);
+            used += f->len;
+            n++;
+            frame_free(f);
+        }
+        if (!c->q_head)
+            c->q_tail = NULL;
+        if (lws_write(wsi, out, used, LWS_WRITE_RAW) < (int)used)
+            return -1;
+        srv->m.messages_out += n;
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
     if (c->q_head) {
         struct frame *f = c->q_head;
         c->q_head = f->next;
@@ -454,13 +488,9 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
 static void writer_done(struct tafel_server *srv)
 {
     struct wop *list = tafel_writer_take_done(srv->writer);
-    while (list) {
-        struct wop *op = list;
-        list = op->next;
-        op->next = NULL;
+    for (struct wop *op = list; op; op = op->next)
         tafel_handle_write_done(srv, op);
-        wop_free(op, conn_unref);
-    }
+    tafel_writer_recycle(srv->writer, list, conn_unref);
 }
 
 static void drain_step(struct tafel_server *srv)
@@ -564,7 +594,11 @@ int tafel_server_run(struct tafel_server *srv)
 {
     static const struct lws_protocols protocols[] = {
         {"http", callback_tafel, sizeof(struct pss), 0, 0, NULL, 0},
-        {TAFEL_SUBPROTOCOL, callback_tafel, sizeof(struct pss), 4096, 0, NULL, 0},
+        /* lws allocates rx_buffer_size for every connection: 1 KiB chunks
+         * (requests are small; larger ones are reassembled) keep an idle
+         * connection cheap. tx_packet_size 0 would cap each send() at the
+         * rx size too: let large replies go out in one. */
+        {TAFEL_SUBPROTOCOL, callback_tafel, sizeof(struct pss), 1024, 0, NULL, 65536},
         {NULL, NULL, 0, 0, 0, NULL, 0}};
     /* Dead peers never become writeable: ping after 30 s of silence, drop
      * after 60 s without an answer. */
