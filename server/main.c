@@ -271,7 +271,7 @@ static int cmd_init(struct args *a)
     if (!st)
         return 1;
     printf("Created data directory %s.\n", a->cfg.data_dir);
-    int rc = make_key(st, "beheerder", NULL, "beheerder (init)", 0, "init");
+    int rc = make_key(st, "beheerder", NULL, "eerste sleutel (init)", 0, "init");
     tafel_store_close(st);
     return rc;
 }
