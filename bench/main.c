@@ -412,7 +412,7 @@ int main(int argc, char **argv)
                 char msg[2100];
                 snprintf(msg, sizeof(msg), "run %zu: %s", done + 1, err);
                 json_array_append_new(errors, json_string(msg));
-                done++;
+                /* Not counted: a broken run's figures must not enter the median. */
                 break;
             }
         }

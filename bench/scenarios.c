@@ -364,7 +364,7 @@ static void fleet_on_close(struct wsc *c)
 static const struct wsc_ops fleet_ops = {fleet_on_open, fleet_on_message, fleet_on_close};
 
 static int fleet_init(struct fleet *f, struct bench_loop *L, size_t n, const char *key,
-                      const char *opgave)
+                      const char *opgave, char *err, size_t errlen)
 {
     memset(f, 0, sizeof(*f));
     f->L = L;
@@ -380,9 +380,10 @@ static int fleet_init(struct fleet *f, struct bench_loop *L, size_t n, const cha
     f->next_k = calloc(n, sizeof(uint64_t));
     for (size_t i = 0; f->c && i < n; i++)
         f->c[i].fd = -1;
-    return f->c && f->phase && f->got && f->last_seq && f->next_k && bench_hist_init(&f->hist) == 0
-               ? 0
-               : -1;
+    if (f->c && f->phase && f->got && f->last_seq && f->next_k && bench_hist_init(&f->hist) == 0)
+        return 0;
+    snprintf(err, errlen, "out of memory for %zu connections", n);
+    return -1;
 }
 
 static void fleet_free(struct fleet *f)
@@ -718,7 +719,8 @@ int bench_connections(const struct bench_opts *o, struct bench_server *s, struct
     struct scene sc;
     int ret = -1;
     if (scene_open(&sc, s, err, errlen) < 0 ||
-        fleet_init(&sc.subs, sc.L, (size_t)o->count, sc.su.reader_key, sc.su.opgave) < 0)
+        fleet_init(&sc.subs, sc.L, (size_t)o->count, sc.su.reader_key, sc.su.opgave, err, errlen) <
+            0)
         goto cleanup;
     sc.subs.concurrency = (size_t)o->concurrency;
     int64_t rss0 = bench_proc_rss(s->watch_pid);
@@ -795,7 +797,8 @@ int bench_fanout(const struct bench_opts *o, struct bench_server *s, struct benc
     struct scene sc;
     int ret = -1;
     if (scene_open(&sc, s, err, errlen) < 0 ||
-        fleet_init(&sc.subs, sc.L, (size_t)o->subscribers, sc.su.reader_key, sc.su.opgave) < 0)
+        fleet_init(&sc.subs, sc.L, (size_t)o->subscribers, sc.su.reader_key, sc.su.opgave, err,
+                   errlen) < 0)
         goto cleanup;
     sc.subs.latency = true;
     if (fleet_connect(&sc.subs, bench_now_ns() + SETUP_NS + o->slack_ns, err, errlen) < 0)
@@ -919,7 +922,7 @@ int bench_catchup(const struct bench_opts *o, struct bench_server *s, struct ben
     int ret = -1;
     memset(&back, 0, sizeof(back));
     if (scene_open(&sc, s, err, errlen) < 0 ||
-        fleet_init(&sc.subs, sc.L, 1, sc.su.reader_key, sc.su.opgave) < 0 ||
+        fleet_init(&sc.subs, sc.L, 1, sc.su.reader_key, sc.su.opgave, err, errlen) < 0 ||
         fleet_connect(&sc.subs, bench_now_ns() + SETUP_NS, err, errlen) < 0)
         goto cleanup;
     /* The subscriber leaves, M changes happen, it comes back with since. */
@@ -936,10 +939,8 @@ int bench_catchup(const struct bench_opts *o, struct bench_server *s, struct ben
         snprintf(err, errlen, "%s", sc.wr.error);
         goto cleanup;
     }
-    if (fleet_init(&back, sc.L, 1, sc.su.reader_key, sc.su.opgave) < 0) {
-        snprintf(err, errlen, "out of memory");
+    if (fleet_init(&back, sc.L, 1, sc.su.reader_key, sc.su.opgave, err, errlen) < 0)
         goto cleanup;
-    }
     back.since = (long long)since;
     struct cpu_mark a, b;
     cpu_mark(&a, s);

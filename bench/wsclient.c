@@ -391,6 +391,10 @@ static void handshake_reply(struct wsc *c)
     }
     size_t hlen = (size_t)(end - c->in) + 4;
     char head[8192];
+    if (hlen - 2 >= sizeof(head)) { /* one recv() may bring more than 8 KiB */
+        fail(c, "handshake: response too long");
+        return;
+    }
     memcpy(head, c->in, hlen - 2);
     head[hlen - 2] = '\0';
     if (strncmp(head, "HTTP/1.1 101", 12) != 0 ||

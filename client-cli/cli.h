@@ -161,6 +161,8 @@ enum cli_lang { CLI_NL, CLI_EN };
     X(T_SNAPSHOT, "momentopname", "snapshot")                                                    \
     X(T_DOCUMENTS, "documenten", "documents")                                                    \
     X(T_PRESENT, "aanwezig in sessie", "present in session")                                     \
+    X(T_REPORT_TOO_BIG, "rapport onvolledig: meer documenten dan de server in een lijst geeft",  \
+      "report incomplete: more documents than the server lists at once")                         \
     X(T_BAD_FORMAT, "onbekend formaat (md, html of json)", "unknown format (md, html or json)")  \
     X(T_BAD_LANG, "onbekende taal (nl of en)", "unknown language (nl or en)")                    \
     X(T_R_SUBTITLE, "Het verhaal van de opgave", "The story of the opgave")                      \

@@ -595,12 +595,16 @@ struct shortcut {
 };
 
 static const struct shortcut reflect_row = {TAFEL_KIND_REFLECTIE,
-                                            "tafel reflect OPGAVE TEXT [--sort SORT]",
+                                            "tafel reflect OPGAVE TEXT [--sort geleerd]",
                                             {"opgave", "text"},
                                             "sort",
                                             "idee"};
 static const struct shortcut moment_row = {
-    TAFEL_KIND_MOMENT, "tafel moment OPGAVE --date D --title T", {"opgave"}, NULL, NULL};
+    TAFEL_KIND_MOMENT,
+    "tafel moment OPGAVE --date D --title T [--type mijlpaal]",
+    {"opgave"},
+    NULL,
+    NULL};
 static const struct shortcut measure_row = {TAFEL_KIND_METING,
                                             "tafel measure INDICATOR VALUE [--date D] [--source S]",
                                             {"indicator", "value"},

@@ -97,10 +97,17 @@ enum cli_exit config_save(struct cli *cli, const char *url, const char *key)
     char *text = NULL;
     enum cli_exit rc = CLI_EXIT_OTHER;
     int fd = -1;
-    if (!path || asprintf(&tmp, "%s.tmp", path) < 0 ||
-        asprintf(&text, "# tafel: written by 'tafel login'\nurl=%s\nkey=%s\n", url, key) < 0) {
-        tmp = text = NULL;
+    if (!path) {
         cli_fail(cli, CLI_EXIT_USAGE, tr(cli, T_CONFIG), "XDG_CONFIG_HOME / HOME", T__COUNT);
+        goto cleanup;
+    }
+    /* asprintf() leaves its pointer undefined when it fails. */
+    if (asprintf(&tmp, "%s.tmp", path) < 0)
+        tmp = NULL;
+    if (asprintf(&text, "# tafel: written by 'tafel login'\nurl=%s\nkey=%s\n", url, key) < 0)
+        text = NULL;
+    if (!tmp || !text) {
+        cli_fail(cli, CLI_EXIT_OTHER, tr(cli, T_CONFIG), strerror(ENOMEM), T__COUNT);
         goto cleanup;
     }
     if (make_parents(path) != 0) {
@@ -139,14 +146,16 @@ static char *key_from_stdin(void)
     if (!fgets(buf, sizeof(buf), stdin))
         return NULL;
     buf[strcspn(buf, "\r\n")] = '\0';
-    return strdup(buf);
+    return buf[0] ? strdup(buf) : NULL;
 }
 
 enum cli_exit cmd_login(struct cli *cli, struct cli_args *a)
 {
     if (a->npos != 3)
         return cli_usage(cli, a->npos < 3 ? T_MISSING_ARG : T_TOO_MANY_ARGS, "tafel login URL KEY");
-    char *stdin_key = strcmp(a->pos[2], "-") == 0 ? key_from_stdin() : NULL;
+    char *stdin_key = NULL;
+    if (strcmp(a->pos[2], "-") == 0 && !(stdin_key = key_from_stdin()))
+        return cli_usage(cli, T_MISSING_ARG, "KEY (stdin)");
     cli->url = a->pos[1];
     cli->key = stdin_key ? stdin_key : a->pos[2];
     /* Check first: saving a key the server refuses helps nobody. */

@@ -356,10 +356,13 @@ static enum cli_exit run(struct cli *cli, int argc, char **argv)
     if (cli->help) {
         /* `tafel moment --help`: the shortcut and the kind both answer */
         const struct tafel_kind_def *def = tafel_schema_kind_by_name(a.pos[0]);
+        bool shortcut = false;
         for (size_t i = 1; i < NCOMMANDS; i++)
-            if (strcmp(commands[i].name, a.pos[0]) == 0)
+            if (strcmp(commands[i].name, a.pos[0]) == 0) {
                 print_command_help(cli, &commands[i]);
-        if (def && c != &commands[0])
+                shortcut = true;
+            }
+        if (def && shortcut)
             printf("\n");
         if (def)
             kind_help(cli, def);

@@ -779,8 +779,13 @@ enum cli_exit cmd_report(struct cli *cli, struct cli_args *a)
 
     json_t *opgave = NULL, *lists[L__COUNT] = {NULL};
     enum cli_exit rc = cli_get(cli, "opgave", a->pos[1], &opgave);
-    for (size_t i = 0; i < L__COUNT && rc == CLI_EXIT_OK; i++)
-        rc = cli_list(cli, list_kinds[i], a->pos[1], &lists[i], NULL);
+    for (size_t i = 0; i < L__COUNT && rc == CLI_EXIT_OK; i++) {
+        bool more = false;
+        rc = cli_list(cli, list_kinds[i], a->pos[1], &lists[i], &more);
+        /* `list` has no paging: a story with a part cut off is not told. */
+        if (rc == CLI_EXIT_OK && more)
+            rc = cli_fail(cli, CLI_EXIT_OTHER, tr(cli, T_REPORT_TOO_BIG), list_kinds[i], T__COUNT);
+    }
     if (rc == CLI_EXIT_OK) {
         json_t *model = build_model(opgave, lists);
         if (ops) {

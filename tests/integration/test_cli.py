@@ -437,6 +437,9 @@ class CliBasicsTest(CliCase):
                 stdin=self.admin_key + "\n")
         with open(os.path.join(xdg2, "tafel", "config")) as f:
             self.assertIn(self.admin_key, f.read())
+        # '-' with nothing on stdin is a usage error, not the key "-"
+        self.fails(2, "login", self.url(), "-", url="", key="", env={"XDG_CONFIG_HOME": xdg2},
+                   stdin="")
 
     def test_language(self):
         o = self.new_opgave()
@@ -575,6 +578,18 @@ class CliReportTest(CliCase):
     def test_report_errors(self):
         self.fails(7, "report", "bestaatniet")
         self.fails(2, "report")
+
+    def test_report_refuses_a_story_cut_off(self):
+        # `list` answers at most 1000 documents: a report of more would
+        # silently leave part of the story out, so it must fail instead.
+        o = self.js("opgave", "create", "--title", "Veel reflecties")["id"]
+        run_ws(self.port, self.admin_key,
+               [{"type": "put", "kind": "reflectie",
+                 "doc": {"opgave": o, "text": "Reflectie %d" % i, "sort": "geleerd"}}
+                for i in range(1001)])
+        cp = self.fails(1, "report", o)
+        self.assertIn("onvolledig", cp.stderr)
+        self.assertIn("reflectie", cp.stderr)
 
 
 class CliWatchTest(CliCase):
