@@ -7,7 +7,7 @@
  * docs/data-model.md all follow this table; a new kind is a new row, never a
  * new file of near-identical code. Pure C + jansson, no I/O.
  *
- * Common fields (id kind rev opgave created_at updated_at by) are the
+ * Common fields (id kind rev opgave created_at updated_at by created_by) are the
  * server's: a client may send `id`, `kind`, `rev` and (on create) `opgave`,
  * never the others. They are described by tafel_schema_common_fields().
  */
@@ -87,7 +87,7 @@ const struct tafel_kind_def *tafel_schema_kind_by_name(const char *name);
 const struct tafel_field *tafel_schema_field(const struct tafel_kind_def *def, const char *name);
 
 /** @brief The common fields every document has (id kind rev opgave
- *  created_at updated_at by), as a table; *n receives the count. */
+ *  created_at updated_at by created_by), as a table; *n receives the count. */
 const struct tafel_field *tafel_schema_common_fields(size_t *n);
 
 /** How a document reaches validation. */

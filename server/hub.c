@@ -19,7 +19,6 @@ struct hub_event {
 };
 
 struct hub {
-    tafel_store *store;
     struct hub_event *ring;
     size_t cap;
     uint64_t first;           /* seq of the oldest event in the ring */
@@ -51,7 +50,6 @@ struct hub *hub_new(tafel_store *st, size_t capacity)
         free(h);
         return NULL;
     }
-    h->store = st;
     h->cap = capacity;
     h->last = tafel_store_seq(st);
     h->first = h->last + 1; /* empty */

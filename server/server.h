@@ -138,9 +138,6 @@ void conn_send_error(struct conn *c, const json_t *req, const struct tafel_errin
 /** @brief Serialise and queue `ok` with @p fields (not stolen, may be NULL). */
 void conn_send_ok(struct conn *c, const json_t *req, const json_t *fields);
 
-/** @brief End every subscription of @p c. */
-void conn_drop_subs(struct tafel_server *srv, struct conn *c);
-
 /** @brief Close @p c with @p code and @p reason after what is queued; it
  *  gets no more events. */
 void conn_close(struct conn *c, int code, const char *reason);
@@ -216,8 +213,10 @@ void tafel_sweep(struct tafel_server *srv);
 /* writes.c: forget rate buckets that are full again; free them all. */
 void tafel_rate_sweep(struct tafel_server *srv);
 void tafel_rate_free(struct tafel_server *srv);
-/* subs.c: @c's socket closed (presence). */
-void tafel_conn_closed(struct tafel_server *srv, struct conn *c);
+/* subs.c: @c leaves: its subscriptions end and whoever shares a session's
+ * table with it learns it left (once per connection: at conn_close(), or
+ * when the peer closed first; @c must no longer count as present). */
+void tafel_conn_leave(struct tafel_server *srv, struct conn *c);
 /* subs.c: stream the next chunk of a sub's backlog; <0 on a fatal error. */
 int tafel_backlog_step(struct tafel_server *srv, struct conn *c);
 /* metrics.c: /metrics text (malloc'd), NULL on OOM. */

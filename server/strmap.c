@@ -120,11 +120,6 @@ void *strmap_del(struct strmap *m, const char *key)
     return val;
 }
 
-size_t strmap_count(const struct strmap *m)
-{
-    return m->count;
-}
-
 void strmap_each(const struct strmap *m, void (*fn)(void *ctx, const char *key, void *val),
                  void *ctx)
 {

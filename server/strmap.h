@@ -22,8 +22,6 @@ void *strmap_get(const struct strmap *m, const char *key);
 bool strmap_set(struct strmap *m, const char *key, void *val);
 /** @brief Remove @p key; returns its value or NULL. */
 void *strmap_del(struct strmap *m, const char *key);
-/** @brief Entries in the map. */
-size_t strmap_count(const struct strmap *m);
 /** @brief Call @p fn for each entry; @p fn may not change the map. */
 void strmap_each(const struct strmap *m, void (*fn)(void *ctx, const char *key, void *val),
                  void *ctx);

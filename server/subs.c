@@ -98,6 +98,14 @@ static struct sub *find_sub(struct conn *c, const char *opgave)
     return NULL;
 }
 
+/* Whether adding or removing @s changes who sits at its session's table: an
+ * inwoner sits at the session it joined whatever it subscribes to, so only
+ * join and close announce it. */
+static bool sub_moves_presence(const struct conn *c, const struct sub *s)
+{
+    return s->session[0] && strcmp(s->session, c->actor.session) != 0;
+}
+
 static void remove_sub(struct tafel_server *srv, struct conn *c, const char *opgave)
 {
     struct sub *s = find_sub(c, opgave);
@@ -108,7 +116,7 @@ static void remove_sub(struct tafel_server *srv, struct conn *c, const char *opg
     hub_unfollow(srv->hub, opgave);
     memmove(&c->subs[i], &c->subs[i + 1], (c->nsubs - i - 1) * sizeof(*s));
     c->nsubs--;
-    if (gone.session[0])
+    if (sub_moves_presence(c, &gone))
         tafel_presence_changed(srv, gone.opgave, gone.session);
 }
 
@@ -138,7 +146,7 @@ static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *re
     json_t *f = json_pack("{s:s, s:I}", "opgave", opgave, "seq", (json_int_t)from_seq);
     conn_send_ok(c, req, f);
     json_decref(f);
-    if (s->session[0])
+    if (sub_moves_presence(c, s))
         tafel_presence_changed(srv, opgave, s->session);
 }
 
@@ -158,8 +166,10 @@ static void snapshot_and_ready(struct tafel_server *srv, struct conn *c, const j
 static bool session_in(struct tafel_server *srv, const char *session, const char *opgave)
 {
     json_t *doc = NULL;
-    bool ok = tafel_store_get(srv->store, "sessie", session, &doc) == TAFEL_E_OK &&
-              strcmp(json_string_value(json_object_get(doc, "opgave")), opgave) == 0;
+    const char *in = NULL;
+    if (tafel_store_get(srv->store, "sessie", session, &doc) == TAFEL_E_OK)
+        in = json_string_value(json_object_get(doc, "opgave"));
+    bool ok = in && strcmp(in, opgave) == 0;
     json_decref(doc);
     return ok;
 }
@@ -186,20 +196,21 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
         reply_error(c, r->req, TAFEL_E_CONFLICT, NULL, "a subscription is still catching up");
         return;
     }
-    remove_sub(srv, c, opgave);
-    if (c->nsubs >= TAFEL_MAX_SUBS) {
+    /* Refuse before touching the subscription a re-sub replaces. */
+    if (r->has_since && r->since > hub_seq(srv->hub)) {
+        reply_error(c, r->req, TAFEL_E_BAD_REQUEST, "since", "since is ahead of the server");
+        return;
+    }
+    if (c->nsubs >= TAFEL_MAX_SUBS && !find_sub(c, opgave)) {
         reply_error(c, r->req, TAFEL_E_TOO_LARGE, "opgave", "too many subscriptions");
         return;
     }
+    remove_sub(srv, c, opgave);
     if (c->nsubs == 0)
         c->cursor = hub_seq(srv->hub);
     uint64_t cur = c->cursor;
     if (!r->has_since) {
         snapshot_and_ready(srv, c, r->req, opgave, r->session);
-        return;
-    }
-    if (r->since > hub_seq(srv->hub)) {
-        reply_error(c, r->req, TAFEL_E_BAD_REQUEST, "since", "since is ahead of the server");
         return;
     }
     if (r->since >= cur) {
@@ -307,8 +318,15 @@ void tafel_presence_changed(struct tafel_server *srv, const char *opgave, const 
     free(text);
 }
 
-void tafel_conn_closed(struct tafel_server *srv, struct conn *c)
+void tafel_conn_leave(struct tafel_server *srv, struct conn *c)
 {
+    size_t n = c->nsubs;
+    c->nsubs = 0; /* the presence below must not count these */
+    for (size_t i = 0; i < n; i++) {
+        hub_unfollow(srv->hub, c->subs[i].opgave);
+        if (sub_moves_presence(c, &c->subs[i]))
+            tafel_presence_changed(srv, c->subs[i].opgave, c->subs[i].session);
+    }
     if (c->authed && c->actor.session[0]) {
         const char *opgave = json_string_value(json_array_get(c->actor.scope, 0));
         if (opgave)

@@ -112,25 +112,27 @@ static void *writer_main(void *arg)
     struct tafel_writer *wr = arg;
     pthread_mutex_lock(&wr->mu);
     for (;;) {
-        while (!wr->todo_head && !wr->stop)
+        while (!wr->todo_head && !wr->spent && !wr->stop)
             pthread_cond_wait(&wr->cv, &wr->mu);
         if (!wr->todo_head && wr->stop)
-            break;
-        size_t n;
-        struct wop *batch = take_batch(wr, &n);
+            break; /* tafel_writer_stop() frees what is spent */
         struct wop *spent = wr->spent;
         wr->spent = NULL;
+        size_t n = 0;
+        struct wop *batch = wr->todo_head ? take_batch(wr, &n) : NULL;
         wr->busy = (unsigned)n;
         pthread_mutex_unlock(&wr->mu);
 
+        if (batch) {
+            commit_batch(wr, batch, n);
+            pthread_mutex_lock(&wr->mu);
+            append(&wr->done_head, &wr->done_tail, batch);
+            wr->busy = 0;
+            pthread_mutex_unlock(&wr->mu);
+            lws_cancel_service(wr->ctx);
+        }
+        /* After the acks are on their way, not before the commit. */
         free_spent(spent);
-        commit_batch(wr, batch, n);
-
-        pthread_mutex_lock(&wr->mu);
-        append(&wr->done_head, &wr->done_tail, batch);
-        wr->busy = 0;
-        pthread_mutex_unlock(&wr->mu);
-        lws_cancel_service(wr->ctx);
         pthread_mutex_lock(&wr->mu);
     }
     pthread_mutex_unlock(&wr->mu);
@@ -203,6 +205,7 @@ void tafel_writer_recycle(struct tafel_writer *wr, struct wop *list, void (*unre
     pthread_mutex_lock(&wr->mu);
     last->next = wr->spent;
     wr->spent = list;
+    pthread_cond_signal(&wr->cv); /* an idle writer frees them now */
     pthread_mutex_unlock(&wr->mu);
 }
 

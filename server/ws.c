@@ -108,28 +108,15 @@ void conn_resume_rx(struct conn *c)
     }
 }
 
-void conn_drop_subs(struct tafel_server *srv, struct conn *c)
-{
-    struct sub subs[TAFEL_MAX_SUBS];
-    size_t n = c->nsubs;
-    if (n) /* c->subs is NULL until the first sub */
-        memcpy(subs, c->subs, n * sizeof(*subs));
-    c->nsubs = 0;
-    for (size_t i = 0; i < n; i++) {
-        hub_unfollow(srv->hub, subs[i].opgave);
-        if (subs[i].session[0])
-            tafel_presence_changed(srv, subs[i].opgave, subs[i].session);
-    }
-}
-
 void conn_close(struct conn *c, int code, const char *reason)
 {
     if (!c->wsi || c->close_code)
         return;
-    /* A closing connection gets no more events. */
-    conn_drop_subs(server_of(c->wsi), c);
+    /* A closing connection gets no more events and has left the table:
+     * close_code first, so the presence it causes no longer lists it. */
     c->close_code = code;
     snprintf(c->close_reason, sizeof(c->close_reason), "%s", reason);
+    tafel_conn_leave(server_of(c->wsi), c);
     /* A peer that never reads never becomes writeable: give the close frame
      * a few seconds to get out, then drop the socket. */
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
@@ -357,8 +344,8 @@ static void ws_closed(struct lws *wsi, struct pss *pss)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     srv->m.connections_open--;
-    conn_drop_subs(srv, c);
-    tafel_conn_closed(srv, c);
+    if (!c->close_code) /* else conn_close() did it */
+        tafel_conn_leave(srv, c);
     log_debug("conn=%llu closed", (unsigned long long)c->id);
     conn_unref(c);
 }

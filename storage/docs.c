@@ -240,10 +240,9 @@ static int propose(struct tafel_write *w, struct op_state *s, int64_t now_ms)
  * is decided by scope, never by knowing an id. */
 static void new_id(char *out, int64_t now_ms)
 {
-    static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
     uint64_t t = now_ms > 0 ? (uint64_t)now_ms : 0;
     for (int i = NEW_ID_TIME_LEN - 1; i >= 0; i--) {
-        out[i] = alphabet[t & 31];
+        out[i] = store__base32[t & 31];
         t >>= 5;
     }
     store__random_base32(out + NEW_ID_TIME_LEN, NEW_ID_LEN - NEW_ID_TIME_LEN);
@@ -540,6 +539,10 @@ static int list_emit(struct listing *l, enum store_db db, const MDB_val *k, cons
         rc = key_split(k, buf, parts, 3);
         if (!rc)
             rc = doc_get(l->st, l->txn, parts[1], parts[2], &dv);
+        /* Writes keep the index and the documents in step: an entry without
+         * its document is damage, not the end of the list. */
+        if (rc == MDB_NOTFOUND)
+            rc = MDB_CORRUPTED;
     }
     if (rc)
         return rc;

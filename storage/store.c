@@ -87,18 +87,20 @@ uint64_t store__get_u64(const unsigned char *p)
     return v;
 }
 
+/* Crockford's alphabet in lower case: no i, l, o, u to misread; in ASCII
+ * order, so encoded numbers sort like the numbers. */
+const char store__base32[33] = "0123456789abcdefghjkmnpqrstvwxyz";
+
 void store__random_base32(char *out, size_t n)
 {
-    /* Crockford's alphabet in lower case: no i, l, o, u to misread. 32
-     * divides 256, so masking a random byte is unbiased. */
-    static const char alphabet[] = "0123456789abcdefghjkmnpqrstvwxyz";
+    /* 32 divides 256, so masking a random byte is unbiased. */
     unsigned char rnd[TAFEL_ID_MAX];
 
     if (n > sizeof(rnd))
         n = sizeof(rnd);
     randombytes_buf(rnd, n);
     for (size_t i = 0; i < n; i++)
-        out[i] = alphabet[rnd[i] & 31];
+        out[i] = store__base32[rnd[i] & 31];
     out[n] = '\0';
 }
 

@@ -91,6 +91,9 @@ int store__seq_get(tafel_store *st, MDB_txn *txn, uint64_t *seq);
 /** Write meta "seq" in @p txn. */
 int store__seq_put(tafel_store *st, MDB_txn *txn, uint64_t seq);
 
+/** The 32 characters of ids and keys: lowercase Crockford base32. */
+extern const char store__base32[33];
+
 /** Fill @p out with @p n random lowercase Crockford base32 characters and a NUL. */
 void store__random_base32(char *out, size_t n);
 

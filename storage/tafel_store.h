@@ -130,7 +130,8 @@ struct tafel_write {
     const char *audit_action; /* non-NULL: append an audit entry in the same
                                  transaction (actor, action, kind/id) */
     /* results */
-    enum tafel_err result; /* TAFEL_E_OK, _CONFLICT, _NOT_FOUND, _EXISTS, or the hook's */
+    enum tafel_err result; /* TAFEL_E_OK, _CONFLICT, _NOT_FOUND, _EXISTS, _BAD_REQUEST (invalid
+                              document), or the hook's */
     struct tafel_errinfo info;
     char new_id[TAFEL_ID_MAX + 1]; /* the document's id (assigned on create) */
     int64_t new_rev;               /* after the write; for a delete the deleted rev */

@@ -29,6 +29,16 @@ async def presence_until(c, pred, timeout=3.0):
             return m
 
 
+async def presences_for(c, seconds):
+    """Every presence message C receives within SECONDS."""
+    got = []
+    while True:
+        try:
+            got.append(await c.next_message(seconds, ("presence",)))
+        except AssertionError:  # the window passed with nothing more
+            return got
+
+
 def names(presence):
     return sorted(p.get("name") for p in presence["present"])
 
@@ -131,6 +141,29 @@ class SessionTest(TafelCase):
         for c in (lead, watcher):
             p = await presence_until(c, lambda m: "Fatima" not in names(m))
             self.assertIn("Leider", names(p))
+
+    @async_test()
+    async def test_presence_once_per_join_and_leave(self):
+        # An inwoner that also subscribes naming its own session (as the web
+        # page does) comes and goes once, not once per mechanism.
+        adm, a, lead, sid, opened = await self.setup_session()
+        await lead.sub(a, session=sid)
+        await presence_until(lead, lambda m: "Leider" in names(m))
+        inw = await Client.join(self.port, opened["doc"]["join_code"], "Fatima")
+        await inw.sub(a, session=sid)
+        got = await presences_for(lead, 0.5)
+        self.assertEqual([names(m) for m in got], [["Fatima", "Leider"]])
+        await inw.close()
+        got = await presences_for(lead, 0.5)
+        self.assertEqual([names(m) for m in got], [["Leider"]])
+        # closed by the server (the session ends): gone at once, and once
+        inw = await Client.join(self.port, opened["doc"]["join_code"], "Joost")
+        await inw.sub(a, session=sid)
+        await presences_for(lead, 0.5)
+        await lead.ok({"type": "session.close", "id": sid})
+        got = await presences_for(lead, 0.5)
+        self.assertEqual([names(m) for m in got], [["Leider"]])
+        await inw.close()
 
     @async_test()
     async def test_moderation(self):
