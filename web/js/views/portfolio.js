@@ -11,7 +11,11 @@ import { tlBadge } from '../components.js';
 import { portfolioChart, markerIcon } from '../charts.js';
 import { openEditor } from '../forms.js';
 
-const today = () => new Date().toISOString().slice(0, 10);
+// The local date: at 00:30 in the Netherlands it is already tomorrow.
+const today = () => {
+  const d = new Date();
+  return `${d.getFullYear()}-${String(d.getMonth() + 1).padStart(2, '0')}-${String(d.getDate()).padStart(2, '0')}`;
+};
 
 export function nextMilestone(opgaveId) {
   const now = today();
