@@ -32,6 +32,7 @@
     X(NOMEM, "internal", "out of memory")                                         \
     X(IO, "internal", "storage I/O error")                                        \
     X(MAP_FULL, "unavailable", "storage full: map size ceiling reached")          \
+    X(NO_SPACE, "unavailable", "storage full: no space left on device")           \
     X(SCHEMA_VERSION, "internal", "data directory has another schema version")    \
     X(EXISTS, "conflict", "already exists")                                       \
     X(TRIMMED, "not_found", "changes older than the retained log were asked for") \

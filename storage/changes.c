@@ -1,6 +1,9 @@
 /*
  * changes.c - the change log: one record per committed change, keyed by its
- * seq, trimmed to the retention, walked by subscribers catching up.
+ * seq, trimmed to the retention, walked by subscribers catching up; and its
+ * per-document index, so that a document's records can be stripped of their
+ * content when it is deleted or hidden (a subscriber replaying the log must
+ * not receive what nobody may read any more).
  *
  * A record is a fixed binary header followed by NUL-terminated strings, the
  * document's JSON text last, so that a reader filters by opgave or flags
@@ -17,6 +20,14 @@
  *   16  8   rev (BE, two's complement)
  *   24  8   time in ms since the epoch (BE, two's complement)
  *   32      kind\0 id\0 opgave\0 actor\0 document\0
+ *
+ * A record without content (a delete, or stripped) has document length 0:
+ * a stored document is never empty JSON text, so 0 means none. Stripping
+ * rewrites the record without the text, same header otherwise.
+ *
+ *   doc_changes  "kind\0id\0" seq (BE) -> empty
+ * indexes the records that still hold content: stripping removes an entry,
+ * so a document stripped over and over costs only its new records.
  */
 #include "store_internal.h"
 
@@ -26,6 +37,10 @@
 #define REC_FORMAT  1
 #define REC_HEADER  32
 #define REC_STRINGS 4
+/* A stripped record: header and four strings of at most 255 bytes. */
+#define REC_BARE_MAX (REC_HEADER + REC_STRINGS * 256 + 1)
+/* doc_changes key: kind (names are bounded by docs.c), id, seq. */
+#define INDEX_KEY_MAX (STORE_KIND_MAX + 1 + TAFEL_ID_MAX + 1 + 8)
 
 static void put_u32(unsigned char *p, uint32_t v)
 {
@@ -38,6 +53,24 @@ static void put_u32(unsigned char *p, uint32_t v)
 static uint32_t get_u32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* "kind\0id\0" and, when @p seq is non-zero, the seq after it. */
+static int index_key(unsigned char *buf, const char *kind, const char *id, uint64_t seq,
+                     MDB_val *out)
+{
+    size_t kl = strlen(kind), il = strlen(id);
+    if (kl > STORE_KIND_MAX || il > TAFEL_ID_MAX)
+        return EINVAL;
+    memcpy(buf, kind, kl + 1);
+    memcpy(buf + kl + 1, id, il + 1);
+    out->mv_size = kl + 1 + il + 1;
+    out->mv_data = buf;
+    if (seq) {
+        store__put_u64(buf + out->mv_size, seq);
+        out->mv_size += 8;
+    }
+    return 0;
 }
 
 int store__change_put(tafel_store *st, MDB_txn *txn, const struct store_change_in *c)
@@ -53,7 +86,7 @@ int store__change_put(tafel_store *st, MDB_txn *txn, const struct store_change_i
             return EINVAL;
         total += len[i] + 1;
     }
-    if (c->doc_len > UINT32_MAX)
+    if (c->doc_len > UINT32_MAX || (c->doc_len && !c->doc))
         return EINVAL;
     store__put_u64(kbuf, c->seq);
     d.mv_size = total;
@@ -76,9 +109,15 @@ int store__change_put(tafel_store *st, MDB_txn *txn, const struct store_change_i
         memcpy(p, str[i], len[i] + 1);
         p += len[i] + 1;
     }
-    memcpy(p, c->doc, c->doc_len);
+    if (c->doc_len)
+        memcpy(p, c->doc, c->doc_len);
     p[c->doc_len] = '\0';
-    return 0;
+    if (c->doc_len == 0)
+        return 0;
+    unsigned char ibuf[INDEX_KEY_MAX];
+    MDB_val ik, empty = {0, NULL};
+    rc = index_key(ibuf, c->kind, c->id, c->seq, &ik);
+    return rc ? rc : mdb_put(txn, st->dbi[DB_DOC_CHANGES], &ik, &empty, 0);
 }
 
 /* Point @p c into the record @p k, @p d (no copy); MDB_CORRUPTED if it does
@@ -97,8 +136,8 @@ static int change_decode(const MDB_val *k, const MDB_val *d, struct tafel_change
         if (need > d->mv_size || p[need - 1] != '\0')
             return MDB_CORRUPTED;
     }
-    c->doc = (const char *)p + need;
     c->doc_len = get_u32(p + 12);
+    c->doc = c->doc_len ? (const char *)p + need : NULL;
     need += c->doc_len + 1;
     if (need != d->mv_size || p[need - 1] != '\0')
         return MDB_CORRUPTED;
@@ -114,6 +153,19 @@ static int change_decode(const MDB_val *k, const MDB_val *d, struct tafel_change
     return 0;
 }
 
+/* Drop the doc_changes entry of record @p c, if it has one. */
+static int index_del(tafel_store *st, MDB_txn *txn, const struct tafel_change *c)
+{
+    unsigned char ibuf[INDEX_KEY_MAX];
+    MDB_val ik;
+    if (c->doc_len == 0)
+        return 0; /* never indexed, or no longer */
+    int rc = index_key(ibuf, c->kind, c->id, c->seq, &ik);
+    if (!rc)
+        rc = mdb_del(txn, st->dbi[DB_DOC_CHANGES], &ik, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
 int store__changes_trim(tafel_store *st, MDB_txn *txn, uint64_t seq)
 {
     MDB_cursor *cur;
@@ -127,13 +179,142 @@ int store__changes_trim(tafel_store *st, MDB_txn *txn, uint64_t seq)
         return rc;
     for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
          rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
-        if (k.mv_size != 8) {
+        struct tafel_change c;
+        rc = change_decode(&k, &d, &c);
+        if (rc)
+            break;
+        if (c.seq > cutoff)
+            break;
+        /* The index goes first: c points into the record deleted next. */
+        rc = index_del(st, txn, &c);
+        if (!rc)
+            rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* Rewrite record @p seq without its content (nothing to do if it has none). */
+static int change_strip(tafel_store *st, MDB_txn *txn, uint64_t seq)
+{
+    unsigned char kbuf[8], bare[REC_BARE_MAX];
+    MDB_val k = {.mv_size = sizeof(kbuf), .mv_data = kbuf}, d;
+    struct tafel_change c;
+
+    store__put_u64(kbuf, seq);
+    int rc = mdb_get(txn, st->dbi[DB_CHANGES], &k, &d);
+    if (!rc)
+        rc = change_decode(&k, &d, &c);
+    if (rc)
+        return rc;
+    if (c.doc_len == 0)
+        return 0;
+    /* Header and strings, copied out: d points into the page the put below
+     * replaces. */
+    size_t len = (size_t)(c.doc - (const char *)d.mv_data);
+    memcpy(bare, d.mv_data, len);
+    put_u32(bare + 12, 0);
+    bare[len++] = '\0';
+    d.mv_size = len;
+    d.mv_data = bare;
+    return mdb_put(txn, st->dbi[DB_CHANGES], &k, &d, 0);
+}
+
+int store__changes_strip(tafel_store *st, MDB_txn *txn, const char *kind, const char *id)
+{
+    unsigned char pbuf[INDEX_KEY_MAX];
+    MDB_cursor *cur;
+    MDB_val prefix, k, d;
+    int rc = index_key(pbuf, kind, id, 0, &prefix);
+    if (!rc)
+        rc = mdb_cursor_open(txn, st->dbi[DB_DOC_CHANGES], &cur);
+    if (rc)
+        return rc;
+    k = prefix;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size < prefix.mv_size || memcmp(k.mv_data, prefix.mv_data, prefix.mv_size) != 0)
+            break;
+        if (k.mv_size != prefix.mv_size + 8) {
             rc = MDB_CORRUPTED;
             break;
         }
-        if (store__get_u64(k.mv_data) > cutoff)
+        rc = change_strip(st, txn, store__get_u64((unsigned char *)k.mv_data + prefix.mv_size));
+        /* An entry whose record is gone (damage) indexes nothing: drop it too. */
+        if (rc == MDB_NOTFOUND)
+            rc = 0;
+        if (!rc)
+            rc = mdb_cursor_del(cur, 0);
+        if (rc)
             break;
-        rc = mdb_cursor_del(cur, 0);
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store__changes_indexed(tafel_store *st, MDB_txn *txn, bool *ok)
+{
+    unsigned char ibuf[INDEX_KEY_MAX];
+    MDB_cursor *cur;
+    MDB_val k, d, ik;
+    struct tafel_change c;
+
+    *ok = true;
+    int rc = mdb_cursor_open(txn, st->dbi[DB_CHANGES], &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_LAST);
+    if (!rc)
+        rc = change_decode(&k, &d, &c);
+    if (!rc && c.doc_len) {
+        rc = index_key(ibuf, c.kind, c.id, c.seq, &ik);
+        if (!rc)
+            rc = mdb_get(txn, st->dbi[DB_DOC_CHANGES], &ik, &d);
+        if (rc == MDB_NOTFOUND) {
+            *ok = false;
+            rc = 0;
+        }
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc; /* an empty log lacks nothing */
+}
+
+int store__changes_reindex(tafel_store *st, MDB_txn *txn)
+{
+    unsigned char kbuf[8], ibuf[INDEX_KEY_MAX];
+    MDB_cursor *cur;
+    MDB_val k, d, ik, empty = {0, NULL};
+    uint64_t next = 1;
+    int rc = mdb_drop(txn, st->dbi[DB_DOC_CHANGES], 0);
+    if (!rc)
+        rc = mdb_cursor_open(txn, st->dbi[DB_CHANGES], &cur);
+    if (rc)
+        return rc;
+    /* Seek afresh for every record: stripping rewrites records of this
+     * very database, which moves what a cursor would be pointing at. */
+    for (;;) {
+        struct tafel_change c;
+        store__put_u64(kbuf, next);
+        k = (MDB_val){.mv_size = sizeof(kbuf), .mv_data = kbuf};
+        rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+        if (!rc)
+            rc = change_decode(&k, &d, &c);
+        if (rc)
+            break;
+        next = c.seq + 1;
+        if (c.op == TAFEL_OP_DELETE) {
+            /* Older builds kept the last version in a delete: as if this
+             * build had written it, the document's records lose their text. */
+            rc = store__changes_strip(st, txn, c.kind, c.id);
+            if (!rc)
+                rc = change_strip(st, txn, c.seq);
+        } else if (c.doc_len) {
+            rc = index_key(ibuf, c.kind, c.id, c.seq, &ik);
+            if (!rc)
+                rc = mdb_put(txn, st->dbi[DB_DOC_CHANGES], &ik, &empty, 0);
+        }
         if (rc)
             break;
     }

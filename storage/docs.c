@@ -1,13 +1,18 @@
 /*
- * docs.c - documents: the write batch (rev checks, common fields, the
- * caller's check hook, index, change record and audit entry, all in one
- * transaction) and the reads (one document, a listing by opgave or kind).
+ * docs.c - documents: the write batch (key check, rev checks, common fields,
+ * the caller's check hook, index, change record, marks and audit entry, all
+ * in one transaction) and the reads (one document, a listing by opgave or
+ * kind).
  *
  * Layout:
  *   docs       "kind\0id"         -> "opgave\0" JSON text "\0"
  *   by_opgave  "opgave\0kind\0id" -> empty
+ *   marks      "kind\0id\0mark"   -> i64 (BE, two's complement)
  * The opgave leads the stored value so that a listing can name it without
  * parsing the JSON; the trailing NUL lets the text be used as a C string.
+ * A mark is a record of its own beside the document (not a member of it):
+ * one actor's vote costs the same whether there are ten or ten thousand, and
+ * the document and its change records do not grow with them.
  */
 #include "store_internal.h"
 
@@ -35,7 +40,7 @@ static const char *const common_fields[] = {"id",         "kind",       "rev", "
 
 /* Kinds, ids, opgaven and actors become parts of NUL-separated keys and JSON
  * strings: printable ASCII only, bounded, so both are always well formed. */
-static bool name_ok(const char *s, size_t max, bool empty_ok)
+bool store__name_ok(const char *s, size_t max, bool empty_ok)
 {
     size_t n = 0;
     if (!s)
@@ -48,8 +53,8 @@ static bool name_ok(const char *s, size_t max, bool empty_ok)
 }
 
 /* Join @p n parts with NUL separators into @p buf (KEY_MAX bytes; the parts
- * are bounded by name_ok()). A last part "" leaves a trailing separator, which
- * makes a prefix that matches whole parts only. */
+ * are bounded by store__name_ok()). A last part "" leaves a trailing
+ * separator, which makes a prefix that matches whole parts only. */
 static MDB_val key_join(char *buf, const char *const *parts, size_t n)
 {
     size_t len = 0;
@@ -72,6 +77,13 @@ static MDB_val doc_key(char *buf, const char *kind, const char *id)
 static MDB_val index_key(char *buf, const char *opgave, const char *kind, const char *id)
 {
     const char *parts[] = {opgave, kind, id};
+    return key_join(buf, parts, ARRAY_LEN(parts));
+}
+
+/* A document's mark, or with @p mark "" the prefix of all its marks. */
+static MDB_val mark_key(char *buf, const char *kind, const char *id, const char *mark)
+{
+    const char *parts[] = {kind, id, mark};
     return key_join(buf, parts, ARRAY_LEN(parts));
 }
 
@@ -121,12 +133,25 @@ static int doc_get(tafel_store *st, MDB_txn *txn, const char *kind, const char *
 
 /* ----------------------------------------------------------------- batch */
 
+/* What the hook may change in a struct tafel_write, as the caller gave it:
+ * restored before every attempt, so that a run after map growth starts from
+ * what the caller asked, not from what the hook decided the last time. */
+struct op_in {
+    uint32_t flags;
+    bool redact_history, mark_set, mark_clear;
+    int64_t mark_value;
+};
+
 struct batch {
     struct tafel_write *ops;
     size_t n;
     int64_t now_ms;
-    const uint32_t *flags_in; /* the callers' flags, restored on a retry */
-    uint64_t seq;             /* last seq given out in this attempt */
+    const struct op_in *in; /* per op */
+    uint64_t seq;           /* last seq given out in this attempt */
+    /* The last key checked in this attempt: a batch is usually one
+     * connection's, so one key; its record is read once. */
+    const char *key_id;
+    enum tafel_err key_verdict;
 };
 
 /* What one op has decided before it writes anything. */
@@ -153,17 +178,95 @@ static const char *op_invalid_field(const struct tafel_write *w)
 
     if (w->op != TAFEL_OP_PUT && w->op != TAFEL_OP_PATCH && w->op != TAFEL_OP_DELETE)
         return "op";
-    if (!name_ok(w->kind, STORE_KIND_MAX, false))
+    if (!store__name_ok(w->kind, STORE_KIND_MAX, false))
         return "kind";
-    if (!create && !name_ok(w->id, TAFEL_ID_MAX, false))
+    if (!create && !store__name_ok(w->id, TAFEL_ID_MAX, false))
         return "id";
     if (w->op != TAFEL_OP_DELETE && !json_is_object(w->doc))
         return "doc";
-    if (create && strcmp(w->kind, OPGAVE_KIND) != 0 && !name_ok(w->opgave, TAFEL_ID_MAX, false))
+    if (create && strcmp(w->kind, OPGAVE_KIND) != 0 &&
+        !store__name_ok(w->opgave, TAFEL_ID_MAX, false))
         return "opgave";
-    if (w->actor && !name_ok(w->actor, TAFEL_ID_MAX, true))
+    if (w->actor && !store__name_ok(w->actor, TAFEL_ID_MAX, true))
         return "actor";
+    if (w->key_id && !store__name_ok(w->key_id, TAFEL_ID_MAX, false))
+        return "key_id";
+    if (w->mark && !store__name_ok(w->mark, TAFEL_ID_MAX, false))
+        return "mark";
     return NULL;
+}
+
+/* Inside the transaction, so that a revocation committed before it refuses
+ * the op and one committed after it finds the op already written: there is
+ * no moment in between. */
+static int op_key_check(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafel_write *w)
+{
+    if (!b->key_id || strcmp(b->key_id, w->key_id) != 0) {
+        int rc = store__key_status(st, txn, w->key_id, b->now_ms, &b->key_verdict);
+        if (rc)
+            return rc;
+        b->key_id = w->key_id;
+    }
+    if (b->key_verdict == TAFEL_E_KEY_EXPIRED)
+        return reject(w, TAFEL_E_KEY_EXPIRED, "key_id", "the access key has expired");
+    if (b->key_verdict != TAFEL_E_OK)
+        return reject(w, b->key_verdict, "key_id", "the access key was revoked");
+    return 0;
+}
+
+/* Read the op's mark into w->mark_had, w->mark_prev for the hook. */
+static int mark_read(tafel_store *st, MDB_txn *txn, struct tafel_write *w, const char *id)
+{
+    char kbuf[KEY_MAX];
+    MDB_val k = mark_key(kbuf, w->kind, id, w->mark), d;
+    int rc = mdb_get(txn, st->dbi[DB_MARKS], &k, &d);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return rc;
+    if (d.mv_size != 8)
+        return MDB_CORRUPTED;
+    w->mark_had = true;
+    w->mark_prev = (int64_t)store__get_u64(d.mv_data);
+    return 0;
+}
+
+/* Store or remove the op's mark, as the hook (or the caller) decided. */
+static int mark_apply(tafel_store *st, MDB_txn *txn, const struct tafel_write *w, const char *id)
+{
+    char kbuf[KEY_MAX];
+    unsigned char vbuf[8];
+    MDB_val k = mark_key(kbuf, w->kind, id, w->mark), d = {sizeof(vbuf), vbuf};
+
+    if (w->mark_set) {
+        store__put_u64(vbuf, (uint64_t)w->mark_value);
+        return mdb_put(txn, st->dbi[DB_MARKS], &k, &d, 0);
+    }
+    if (!w->mark_clear)
+        return 0;
+    int rc = mdb_del(txn, st->dbi[DB_MARKS], &k, NULL);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+/* A deleted document's marks go with it. */
+static int marks_drop(tafel_store *st, MDB_txn *txn, const char *kind, const char *id)
+{
+    char pbuf[KEY_MAX];
+    MDB_val prefix = mark_key(pbuf, kind, id, ""), k = prefix, d;
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, st->dbi[DB_MARKS], &cur);
+    if (rc)
+        return rc;
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        if (k.mv_size < prefix.mv_size || memcmp(k.mv_data, prefix.mv_data, prefix.mv_size) != 0)
+            break;
+        rc = mdb_cursor_del(cur, 0);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }
 
 /* Set the common fields of @p p from the op's state. */
@@ -327,11 +430,19 @@ static int op_decide(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafe
     const char *field = op_invalid_field(w);
     if (field)
         return reject(w, TAFEL_E_BAD_REQUEST, field, "missing or invalid field");
-    int rc = w->id ? op_load(st, txn, w, s) : op_new(st, txn, w, s, b->now_ms);
+    int rc = w->key_id ? op_key_check(st, txn, b, w) : 0;
+    if (rc || w->result != TAFEL_E_OK)
+        return rc;
+    rc = w->id ? op_load(st, txn, w, s) : op_new(st, txn, w, s, b->now_ms);
     if (rc || w->result != TAFEL_E_OK)
         return rc;
     if (w->op != TAFEL_OP_DELETE) {
         rc = propose(w, s, b->now_ms);
+        if (rc)
+            return rc;
+    }
+    if (w->mark) {
+        rc = mark_read(st, txn, w, s->id);
         if (rc)
             return rc;
     }
@@ -365,7 +476,9 @@ static int op_audit(tafel_store *st, MDB_txn *txn, const struct tafel_write *w,
                     const struct op_state *s, int64_t now_ms)
 {
     char target[KEY_MAX];
-    json_t *detail = json_pack("{s:I}", "rev", (json_int_t)s->rev);
+    /* The opgave, so that an audit reader scoped to some opgaven sees the
+     * entries about them (and only those). */
+    json_t *detail = json_pack("{s:I, s:s}", "rev", (json_int_t)s->rev, "opgave", s->opgave);
     if (!detail)
         return ENOMEM;
     snprintf(target, sizeof(target), "%s/%s", w->kind, s->id);
@@ -374,14 +487,19 @@ static int op_audit(tafel_store *st, MDB_txn *txn, const struct tafel_write *w,
     return rc;
 }
 
-/* Write the decided op: document, index, change record, audit entry. */
+/* Write the decided op: earlier log content stripped, document, index,
+ * change record, marks, audit entry. w->redact_history is read here, after
+ * the hook: the hook decides it once it has seen the document. */
 static int op_write(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafel_write *w,
                     struct op_state *s)
 {
-    char *text = json_dumps(s->proposed ? s->proposed : s->current, JSON_COMPACT);
-    if (!text)
+    bool del = w->op == TAFEL_OP_DELETE;
+    /* A delete's change record holds no content: not even its last version
+     * may be replayed from the log. */
+    char *text = del ? NULL : json_dumps(s->proposed, JSON_COMPACT);
+    if (!del && !text)
         return ENOMEM;
-    size_t len = strlen(text);
+    size_t len = text ? strlen(text) : 0;
     struct store_change_in c = {
         .seq = b->seq + 1,
         .op = w->op == TAFEL_OP_DELETE ? TAFEL_OP_DELETE : TAFEL_OP_PUT,
@@ -395,9 +513,17 @@ static int op_write(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafel
         .doc = text,
         .doc_len = len,
     };
-    int rc = doc_write(st, txn, w, s, text, len);
+    int rc = 0;
+    if (del || (w->redact_history && !s->create))
+        rc = store__changes_strip(st, txn, w->kind, s->id);
+    if (!rc)
+        rc = doc_write(st, txn, w, s, text, len);
     if (!rc)
         rc = store__change_put(st, txn, &c);
+    if (!rc && del)
+        rc = marks_drop(st, txn, w->kind, s->id);
+    else if (!rc && w->mark)
+        rc = mark_apply(st, txn, w, s->id);
     if (!rc && w->audit_action)
         rc = op_audit(st, txn, w, s, b->now_ms);
     free(text);
@@ -425,6 +551,7 @@ static int op_apply(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafel
 
 static void batch_reset(struct batch *b)
 {
+    b->key_id = NULL;
     for (size_t i = 0; i < b->n; i++) {
         struct tafel_write *w = &b->ops[i];
         json_decref(w->stored);
@@ -434,7 +561,13 @@ static void batch_reset(struct batch *b)
         w->new_id[0] = '\0';
         w->new_rev = 0;
         w->seq = 0;
-        w->flags = b->flags_in[i];
+        w->mark_had = false;
+        w->mark_prev = 0;
+        w->flags = b->in[i].flags;
+        w->redact_history = b->in[i].redact_history;
+        w->mark_set = b->in[i].mark_set;
+        w->mark_clear = b->in[i].mark_clear;
+        w->mark_value = b->in[i].mark_value;
     }
 }
 
@@ -459,7 +592,7 @@ static int batch_fn(tafel_store *st, MDB_txn *txn, void *ctx)
 
 enum tafel_err tafel_store_write(tafel_store *st, struct tafel_write *ops, size_t n, int64_t now_ms)
 {
-    uint32_t *flags_in;
+    struct op_in *in;
     struct batch b = {.ops = ops, .n = n, .now_ms = now_ms};
     int rc;
 
@@ -467,28 +600,32 @@ enum tafel_err tafel_store_write(tafel_store *st, struct tafel_write *ops, size_
         return TAFEL_E_OK;
     for (size_t i = 0; i < n; i++)
         ops[i].stored = NULL; /* results are outputs: never free what the caller left there */
-    flags_in = malloc(n * sizeof(*flags_in));
-    if (!flags_in) {
+    in = malloc(n * sizeof(*in));
+    if (!in) {
         rc = ENOMEM;
         goto cleanup;
     }
     for (size_t i = 0; i < n; i++)
-        flags_in[i] = ops[i].flags;
-    b.flags_in = flags_in;
+        in[i] = (struct op_in){.flags = ops[i].flags,
+                               .redact_history = ops[i].redact_history,
+                               .mark_set = ops[i].mark_set,
+                               .mark_clear = ops[i].mark_clear,
+                               .mark_value = ops[i].mark_value};
+    b.in = in;
     rc = store__write_run(st, batch_fn, &b);
     if (!rc)
         atomic_store(&st->seq_cache, b.seq);
 cleanup:
     if (rc) {
         enum tafel_err err = store__err(rc);
-        if (flags_in)
+        if (in)
             batch_reset(&b);
         for (size_t i = 0; i < n; i++) {
             ops[i].result = err;
             store__errinfo(&ops[i].info, rc, "the batch was not written");
         }
     }
-    free(flags_in);
+    free(in);
     return store__err(rc);
 }
 
@@ -503,7 +640,7 @@ enum tafel_err tafel_store_get(tafel_store *st, const char *kind, const char *id
         return TAFEL_E_INVALID_ARG;
     *out = NULL;
     /* A name that could never have been stored is simply not there. */
-    if (!name_ok(kind, STORE_KIND_MAX, false) || !name_ok(id, TAFEL_ID_MAX, false))
+    if (!store__name_ok(kind, STORE_KIND_MAX, false) || !store__name_ok(id, TAFEL_ID_MAX, false))
         return TAFEL_E_NOT_FOUND;
     int rc = store__read_begin(st, &txn);
     if (rc)
@@ -577,8 +714,8 @@ enum tafel_err tafel_store_list(tafel_store *st, const char *opgave, const char 
     char pbuf[KEY_MAX];
     MDB_val prefix = {0, pbuf};
 
-    if (!fn || (opgave && !name_ok(opgave, TAFEL_ID_MAX, false)) ||
-        (kind && !name_ok(kind, STORE_KIND_MAX, false)))
+    if (!fn || (opgave && !store__name_ok(opgave, TAFEL_ID_MAX, false)) ||
+        (kind && !store__name_ok(kind, STORE_KIND_MAX, false)))
         return TAFEL_E_INVALID_ARG;
     if (opgave) {
         const char *parts[] = {opgave, kind ? kind : "", ""};

@@ -10,6 +10,10 @@
  * nothing useful, since an attacker cannot compute the hash of a guess
  * without the directory secret. The record's hash is then compared in
  * constant time.
+ *
+ * A key's created_by is the key id of the key that created it, so revoking
+ * with cascade follows those links down: whoever was given keys by a key
+ * that is no longer trusted loses them too.
  */
 #include "store_internal.h"
 
@@ -85,16 +89,19 @@ void tafel_key_info_free(struct tafel_key_info *k)
     k->opgaven = NULL;
 }
 
-/* Audit entry for a key: what it grants, never its secret. */
+/* Audit entry for a key: what it grants, never its secret; with @p cascade
+ * it says so (the key went with the key that created it). */
 static int key_audit(tafel_store *st, MDB_txn *txn, const json_t *rec, const char *actor,
-                     const char *action, int64_t now_ms)
+                     const char *action, bool cascade, int64_t now_ms)
 {
     json_t *r = (json_t *)rec;
     json_t *detail =
         json_pack("{s:O,s:O,s:O}", "role", json_object_get(r, "role"), "label",
                   json_object_get(r, "label"), "opgaven", json_object_get(r, "opgaven"));
-    if (!detail)
+    if (!detail || (cascade && json_object_set_new(detail, "cascade", json_true()) != 0)) {
+        json_decref(detail);
         return ENOMEM;
+    }
     int rc = store__audit_put(st, txn, actor, action,
                               json_string_value(json_object_get(r, "key_id")), detail, now_ms);
     json_decref(detail);
@@ -103,7 +110,7 @@ static int key_audit(tafel_store *st, MDB_txn *txn, const json_t *rec, const cha
 
 /* Store record @p rec and audit @p action on it, in the same transaction. */
 static int key_save(tafel_store *st, MDB_txn *txn, const json_t *rec, const char *actor,
-                    const char *action, int64_t now_ms)
+                    const char *action, bool cascade, int64_t now_ms)
 {
     const char *key_id = json_string_value(json_object_get(rec, "key_id"));
     if (!key_id)
@@ -114,7 +121,17 @@ static int key_save(tafel_store *st, MDB_txn *txn, const json_t *rec, const char
         return ENOMEM;
     int rc = store__put_text(st, txn, DB_KEYS, &k, text, strlen(text));
     free(text);
-    return rc ? rc : key_audit(st, txn, rec, actor, action, now_ms);
+    return rc ? rc : key_audit(st, txn, rec, actor, action, cascade, now_ms);
+}
+
+/* Characters (code points) of UTF-8 text: the bytes that do not continue
+ * a sequence. (Invalid UTF-8 is refused later, by json_pack.) */
+static size_t utf8_chars(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += ((unsigned char)*s & 0xc0) != 0x80;
+    return n;
 }
 
 /* ----------------------------------------------------------------- create */
@@ -174,7 +191,7 @@ static int key_create_fn(tafel_store *st, MDB_txn *txn, void *ctx)
         rc = EINVAL; /* invalid UTF-8 in a string, or out of memory */
         goto cleanup;
     }
-    rc = key_save(st, txn, rec, kn->created_by, "key.create", kn->now_ms);
+    rc = key_save(st, txn, rec, kn->created_by, "key.create", false, kn->now_ms);
 cleanup:
     json_decref(rec);
     return rc;
@@ -209,8 +226,11 @@ enum tafel_err tafel_store_key_create(tafel_store *st, const char *role, const j
                          .now_ms = now_ms};
     struct tafel_key_info bounds;
 
+    /* Counted in characters, as the protocol counts them; the byte bound
+     * can only be passed by text that is not UTF-8 at all. */
+    if (utf8_chars(kn.label) > TAFEL_LABEL_MAX_CHARS || strlen(kn.label) >= sizeof(bounds.label))
+        return TAFEL_E_TOO_LARGE;
     if (!role || !role[0] || strlen(role) >= sizeof(bounds.role) ||
-        strlen(kn.label) >= sizeof(bounds.label) ||
         strlen(kn.created_by) >= sizeof(bounds.created_by) || !opgaven_ok(opgaven) || !secret_out ||
         !key_id_out)
         return TAFEL_E_INVALID_ARG;
@@ -300,6 +320,30 @@ enum tafel_err tafel_store_key_verify(tafel_store *st, const char *secret, int64
     return err;
 }
 
+int store__key_status(tafel_store *st, MDB_txn *txn, const char *key_id, int64_t now_ms,
+                      enum tafel_err *verdict)
+{
+    json_t *rec = NULL;
+    int rc = key_id_ok(key_id) ? key_load(st, txn, key_id, &rec) : MDB_NOTFOUND;
+    *verdict = TAFEL_E_OK;
+    if (rc == MDB_NOTFOUND) {
+        /* Keys are never deleted: one that is not here (a directory
+         * restored from a backup older than the key) is not trusted. */
+        *verdict = TAFEL_E_KEY_REVOKED;
+        return 0;
+    }
+    if (rc)
+        return rc;
+    json_int_t revoked = json_integer_value(json_object_get(rec, "revoked_ms"));
+    json_int_t expires = json_integer_value(json_object_get(rec, "expires_ms"));
+    if (revoked)
+        *verdict = TAFEL_E_KEY_REVOKED;
+    else if (expires && now_ms >= expires)
+        *verdict = TAFEL_E_KEY_EXPIRED;
+    json_decref(rec);
+    return 0;
+}
+
 enum tafel_err tafel_store_key_get(tafel_store *st, const char *key_id, struct tafel_key_info *out)
 {
     memset(out, 0, sizeof(*out));
@@ -351,36 +395,144 @@ enum tafel_err tafel_store_key_list(tafel_store *st, tafel_key_fn fn, void *ctx)
 struct key_revoke {
     const char *key_id, *actor;
     int64_t now_ms;
+    bool cascade;
+    json_t *revoked; /* ids revoked by this attempt; remade by every attempt */
 };
 
-static int key_revoke_fn(tafel_store *st, MDB_txn *txn, void *ctx)
+/* Revoke the key of record @p rec unless it already is. *done tells whether
+ * this call revoked it. */
+static int key_revoke_one(tafel_store *st, MDB_txn *txn, const struct key_revoke *kr, json_t *rec,
+                          bool *done)
 {
-    const struct key_revoke *kr = ctx;
-    json_t *rec = NULL;
-    int rc = key_load(st, txn, kr->key_id, &rec);
-    if (rc)
-        goto cleanup;
+    *done = false;
     /* Idempotent: a second revocation changes nothing and is not audited.
      * (revoked_ms 0 means "not revoked", hence at least 1 below.) */
     if (json_integer_value(json_object_get(rec, "revoked_ms")) != 0)
-        goto cleanup;
-    if (json_object_set_new(rec, "revoked_ms", json_integer(kr->now_ms > 0 ? kr->now_ms : 1)) !=
-        0) {
-        rc = ENOMEM;
-        goto cleanup;
+        return 0;
+    if (json_object_set_new(rec, "revoked_ms", json_integer(kr->now_ms > 0 ? kr->now_ms : 1)) != 0)
+        return ENOMEM;
+    int rc = key_save(st, txn, rec, kr->actor, "key.revoke", kr->cascade, kr->now_ms);
+    *done = rc == 0;
+    return rc;
+}
+
+/* Map each creator's key id to the ids of the keys it created. */
+static int key_children(tafel_store *st, MDB_txn *txn, json_t **out)
+{
+    MDB_cursor *cur;
+    MDB_val k, d;
+    json_t *children = json_object();
+    int rc = children ? mdb_cursor_open(txn, st->dbi[DB_KEYS], &cur) : ENOMEM;
+    if (rc) {
+        json_decref(children);
+        return rc;
     }
-    rc = key_save(st, txn, rec, kr->actor, "key.revoke", kr->now_ms);
-cleanup:
+    for (rc = mdb_cursor_get(cur, &k, &d, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cur, &k, &d, MDB_NEXT)) {
+        json_t *rec = NULL;
+        rc = store__parse(&d, &rec);
+        if (rc)
+            break;
+        const char *id = json_string_value(json_object_get(rec, "key_id"));
+        const char *by = json_string_value(json_object_get(rec, "created_by"));
+        if (id && by && by[0]) {
+            json_t *list = json_object_get(children, by);
+            if (!list && json_object_set_new(children, by, list = json_array()) != 0)
+                list = NULL;
+            if (!list || json_array_append_new(list, json_string(id)) != 0)
+                rc = ENOMEM;
+        }
+        json_decref(rec);
+        if (rc)
+            break;
+    }
+    mdb_cursor_close(cur);
+    if (rc == MDB_NOTFOUND)
+        rc = 0;
+    if (rc)
+        json_decref(children);
+    else
+        *out = children;
+    return rc;
+}
+
+/* Revoke every key below @p root (breadth first), through keys revoked
+ * before too: what a revoked key created is not trusted either. */
+static int key_revoke_below(tafel_store *st, MDB_txn *txn, struct key_revoke *kr, const char *root)
+{
+    json_t *children = NULL, *queue = NULL, *seen = NULL;
+    int rc = key_children(st, txn, &children);
+    if (rc)
+        return rc;
+    queue = json_pack("[s]", root);
+    seen = json_pack("{s:b}", root, 1);
+    if (!queue || !seen)
+        rc = ENOMEM;
+    for (size_t i = 0; !rc && i < json_array_size(queue); i++) {
+        size_t j;
+        json_t *child;
+        json_array_foreach(json_object_get(children, json_string_value(json_array_get(queue, i))),
+                           j, child)
+        {
+            const char *id = json_string_value(child);
+            json_t *rec = NULL;
+            bool done;
+            if (json_object_get(seen, id)) /* a loop would be damage; never walk it twice */
+                continue;
+            if (json_object_set_new(seen, id, json_true()) != 0 ||
+                json_array_append(queue, child) != 0) {
+                rc = ENOMEM;
+                break;
+            }
+            rc = key_load(st, txn, id, &rec);
+            if (!rc)
+                rc = key_revoke_one(st, txn, kr, rec, &done);
+            if (!rc && done && json_array_append(kr->revoked, child) != 0)
+                rc = ENOMEM;
+            json_decref(rec);
+            if (rc)
+                break;
+        }
+    }
+    json_decref(children);
+    json_decref(queue);
+    json_decref(seen);
+    return rc;
+}
+
+static int key_revoke_fn(tafel_store *st, MDB_txn *txn, void *ctx)
+{
+    struct key_revoke *kr = ctx;
+    json_t *rec = NULL;
+    bool done;
+
+    json_decref(kr->revoked);
+    kr->revoked = NULL;
+    int rc = key_load(st, txn, kr->key_id, &rec);
+    if (!rc) {
+        kr->revoked = json_pack("[s]", kr->key_id);
+        rc = kr->revoked ? key_revoke_one(st, txn, kr, rec, &done) : ENOMEM;
+    }
     json_decref(rec);
+    if (!rc && kr->cascade)
+        rc = key_revoke_below(st, txn, kr, kr->key_id);
     return rc;
 }
 
 enum tafel_err tafel_store_key_revoke(tafel_store *st, const char *key_id, const char *actor,
-                                      int64_t now_ms)
+                                      int64_t now_ms, bool cascade, json_t **revoked)
 {
-    struct key_revoke kr = {key_id, actor, now_ms};
+    struct key_revoke kr = {key_id, actor, now_ms, cascade, NULL};
 
+    if (revoked)
+        *revoked = NULL;
     if (!key_id_ok(key_id))
         return TAFEL_E_NOT_FOUND;
-    return store__err(store__write_run(st, key_revoke_fn, &kr));
+    int rc = store__write_run(st, key_revoke_fn, &kr);
+    if (!rc && revoked) {
+        *revoked = kr.revoked;
+        kr.revoked = NULL;
+    }
+    json_decref(kr.revoked);
+    return store__err(rc);
 }

@@ -2,9 +2,10 @@
  * store_internal.h - what the files of storage/ share and nobody else sees.
  *
  * The store is split by concept (store.c: environment, transactions, errors,
- * backup; docs.c: the write batch and document reads; changes.c: the change
- * log; keys.c: access keys; audit.c: the audit trail). They share the handle,
- * the transaction runners and a few key/value helpers declared here.
+ * backup; docs.c: the write batch, marks and document reads; changes.c: the
+ * change log and its per-document index; keys.c: access keys; devices.c:
+ * inhabitants' device tokens; audit.c: the audit trail). They share the
+ * handle, the transaction runners and a few key/value helpers declared here.
  *
  * Internally every function reports failure as an LMDB return code or an
  * errno value (LMDB itself returns errno values), so that a whole
@@ -28,7 +29,10 @@
 #define STORE_KIND_MAX        32
 #define STORE_HASH_SECRET_LEN 32
 
-/* Named databases; the order is the index into tafel_store.dbi. */
+/* Named databases; the order is the index into tafel_store.dbi. Those from
+ * DB__FIRST_ADDED on are younger than the first data directories: opening a
+ * directory that lacks them creates them (store.c), so a new one goes at
+ * the end. */
 enum store_db {
     DB_META,
     DB_DOCS,
@@ -37,7 +41,11 @@ enum store_db {
     DB_KEYS,
     DB_KEY_HASH,
     DB_AUDIT,
-    DB__COUNT
+    DB_DOC_CHANGES,
+    DB_MARKS,
+    DB_DEVICES,
+    DB__COUNT,
+    DB__FIRST_ADDED = DB_DOC_CHANGES
 };
 
 struct tafel_store {
@@ -53,8 +61,11 @@ struct tafel_store {
     uint64_t retain_changes;
     /* Last seq seen committed, for tafel_store_seq() when a read fails. */
     _Atomic uint64_t seq_cache;
-    /* Keys the access-key hash; read from meta at open, wiped at close. */
+    /* Keys the access-key and device-token hashes; read from meta at open,
+     * wiped at close. */
     unsigned char hash_secret[STORE_HASH_SECRET_LEN];
+    /* The directory's identity, read from meta at open; never changes. */
+    char data_id[TAFEL_DATA_ID_STRLEN + 1];
 };
 
 /** Turn an LMDB or errno code into ours; the one mapping of storage/. */
@@ -63,6 +74,10 @@ enum tafel_err store__err(int rc);
 /** Like store__err(), and set @p info (may be NULL) to "<printf of fmt>: <mdb_strerror(rc)>". */
 enum tafel_err store__errinfo(struct tafel_errinfo *info, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/** @p rc, or ENOSPC when @p rc is the EIO of a write the file system holding
+ *  @p fd cut short because it was full (LMDB reports a short write as EIO). */
+int store__space_check(int fd, int rc);
 
 /** Begin a read-only transaction (takes the resize lock shared). */
 int store__read_begin(tafel_store *st, MDB_txn **txn);
@@ -108,6 +123,16 @@ int store__put_text(tafel_store *st, MDB_txn *txn, enum store_db db, MDB_val *ke
 /** Parse stored JSON text (NUL-terminated @p v) into a new reference. */
 int store__parse(const MDB_val *v, json_t **out);
 
+/** Whether @p s is a name that can be part of a key: 1..@p max bytes of
+ *  printable ASCII without space ("" too when @p empty_ok). */
+bool store__name_ok(const char *s, size_t max, bool empty_ok);
+
+/** Inside @p txn: whether access key @p key_id may write at @p now_ms.
+ *  *verdict: TAFEL_E_OK, TAFEL_E_KEY_REVOKED (also when there is no such
+ *  key) or TAFEL_E_KEY_EXPIRED. Returns an LMDB/errno code. */
+int store__key_status(tafel_store *st, MDB_txn *txn, const char *key_id, int64_t now_ms,
+                      enum tafel_err *verdict);
+
 /** Append an audit entry inside @p txn. @p detail is not stolen (may be NULL). */
 int store__audit_put(tafel_store *st, MDB_txn *txn, const char *actor, const char *action,
                      const char *target, const json_t *detail, int64_t now_ms);
@@ -119,14 +144,30 @@ struct store_change_in {
     const char *kind, *id, *opgave, *actor;
     int64_t rev, at_ms;
     uint32_t flags;
-    const char *doc;
+    const char *doc; /* NULL with doc_len 0: no content (a delete) */
     size_t doc_len;
 };
 
-/** Append one change record inside @p txn. */
+/** Append one change record inside @p txn; one with content is also
+ *  indexed in doc_changes. */
 int store__change_put(tafel_store *st, MDB_txn *txn, const struct store_change_in *c);
 
-/** Drop change records older than the retention allows, given seq @p seq. */
+/** Drop change records older than the retention allows, given seq @p seq,
+ *  and their doc_changes entries. */
 int store__changes_trim(tafel_store *st, MDB_txn *txn, uint64_t seq);
+
+/** Strip the content of every change record of document @p kind / @p id
+ *  that still has some (doc_changes says which), and drop those entries
+ *  from doc_changes: a record once stripped is never looked at again. */
+int store__changes_strip(tafel_store *st, MDB_txn *txn, const char *kind, const char *id);
+
+/** Inside @p txn: *ok tells whether doc_changes is up to date with the log
+ *  (its last record, when it has content, is indexed). An older build that
+ *  wrote to the directory leaves its records out. */
+int store__changes_indexed(tafel_store *st, MDB_txn *txn, bool *ok);
+
+/** Rebuild doc_changes from the log, from scratch, as this build would have
+ *  written it: a delete strips its document's earlier records and its own. */
+int store__changes_reindex(tafel_store *st, MDB_txn *txn);
 
 #endif /* TAFEL_STORE_INTERNAL_H */

@@ -3,13 +3,21 @@
  * access keys, audit trail, backups.
  *
  * One data directory is one LMDB environment holding these databases:
- *   meta      schema version, seq counter, per-directory hashing secret
- *   docs      "kind\0id"            -> "opgave\0" document JSON text "\0"
- *   by_opgave "opgave\0kind\0id"    -> empty (listing one opgave never scans others)
- *   changes   seq (u64 big-endian)  -> change record (binary header + document JSON)
- *   keys      key_id                -> key record (JSON, no secret)
- *   key_hash  keyed BLAKE2b of secret -> key_id
- *   audit     number (u64 BE)       -> audit record (JSON)
+ *   meta        schema version, seq counter, per-directory hashing secret, data_id
+ *   docs        "kind\0id"            -> "opgave\0" document JSON text "\0"
+ *   by_opgave   "opgave\0kind\0id"    -> empty (listing one opgave never scans others)
+ *   changes     seq (u64 big-endian)  -> change record (binary header + document JSON)
+ *   doc_changes "kind\0id\0" seq (BE) -> empty: the document's log entries that still
+ *                                        hold content (found again to strip them)
+ *   marks       "kind\0id\0mark"      -> i64 (BE): per-(document, actor) records, e.g. votes
+ *   keys        key_id                -> key record (JSON, no secret)
+ *   key_hash    keyed BLAKE2b of secret -> key_id
+ *   devices     keyed BLAKE2b of device token -> device record (JSON, no token)
+ *   audit       number (u64 BE)       -> audit record (JSON)
+ *
+ * doc_changes, marks and devices came after the first data directories of
+ * schema version 1: opening such a directory creates them (and back-fills
+ * doc_changes from the log) instead of asking for a new schema version.
  *
  * Storage knows nothing of the network nor of the schema of documents: it
  * stores JSON objects by kind and id, fills the common fields, and calls the
@@ -35,6 +43,7 @@
 #include <jansson.h>
 
 #include "tafel_err.h"
+#include "tafel_limits.h"
 
 /** The on-disk schema version this code reads and writes. */
 #define TAFEL_STORE_SCHEMA_VERSION 1
@@ -45,6 +54,12 @@
 /** Access keys: "tafel_" + 43 base64url characters (256 random bits). */
 #define TAFEL_KEY_PREFIX "tafel_"
 #define TAFEL_KEY_STRLEN 49
+
+/** Device tokens: 43 base64url characters (256 random bits). */
+#define TAFEL_DEVICE_STRLEN 43
+
+/** A data directory's identity: 32 lowercase hex characters (128 random bits). */
+#define TAFEL_DATA_ID_STRLEN 32
 
 typedef struct tafel_store tafel_store;
 
@@ -58,9 +73,13 @@ struct tafel_store_options {
  * @brief Open (or with @p create, create) a data directory.
  *
  * With @p create the directory must not exist or be empty; it is created
- * (mode 0700), the schema version and a fresh hashing secret are written.
- * Without it, the directory must hold a data directory of
- * TAFEL_STORE_SCHEMA_VERSION.
+ * (mode 0700), the schema version, a fresh hashing secret and a fresh
+ * data_id are written. Without it, the directory must hold a data directory
+ * of TAFEL_STORE_SCHEMA_VERSION; one written by an older build is brought up
+ * to date in a write transaction here (missing databases created, the
+ * doc_changes index rebuilt from the log, a data_id made). The rebuild
+ * applies the delete rule of tafel_write to the old log: the entries of a
+ * document deleted before, the delete's own included, lose their content.
  *
  * @param opt   NULL for defaults
  * @param out   receives the handle; close it with tafel_store_close()
@@ -68,7 +87,7 @@ struct tafel_store_options {
  *              TAFEL_E_SCHEMA_VERSION both versions); may be NULL
  * @return TAFEL_E_OK, TAFEL_E_EXISTS (create on a non-empty directory),
  *         TAFEL_E_NOT_FOUND (no data directory there), TAFEL_E_SCHEMA_VERSION,
- *         TAFEL_E_IO, TAFEL_E_NOMEM.
+ *         TAFEL_E_IO, TAFEL_E_NO_SPACE, TAFEL_E_MAP_FULL, TAFEL_E_NOMEM.
  */
 enum tafel_err tafel_store_open(const char *dir, const struct tafel_store_options *opt, bool create,
                                 tafel_store **out, struct tafel_errinfo *info);
@@ -81,6 +100,16 @@ uint64_t tafel_store_seq(tafel_store *st);
 
 /** @brief Current map size in bytes (grows by itself, see options). */
 size_t tafel_store_map_size(tafel_store *st);
+
+/**
+ * @brief The data directory's identity: TAFEL_DATA_ID_STRLEN lowercase hex
+ * characters, made when the directory was created (or first opened by a
+ * build that knows it) and the same for the directory's whole life. A backup
+ * gets its own: a directory restored from one is another history, and a
+ * client's `since` from this one means nothing there.
+ * @return a string owned by @p st, valid until tafel_store_close().
+ */
+const char *tafel_store_data_id(tafel_store *st);
 
 /* ---------------------------------------------------------------- writes */
 
@@ -96,12 +125,16 @@ struct tafel_write;
  * Called inside the write transaction for each operation, after the stored
  * document (@p current, NULL on create) has been read and the rev checked,
  * with the document as it would be stored (@p proposed, common fields filled;
- * NULL for a delete). It may change @p proposed (e.g. fill a join code) and
- * `w->flags`. Returning anything but TAFEL_E_OK rejects this operation alone
- * with that code (the hook fills `w->info`); nothing of it is written.
+ * NULL for a delete), and, when `w->mark` is set, with `w->mark_had` and
+ * `w->mark_prev` filled in. It may change @p proposed (e.g. fill a join code),
+ * `w->flags`, `w->redact_history` and the mark decision (`w->mark_set`,
+ * `w->mark_value`, `w->mark_clear`): the store reads all of these only after
+ * the hook returned. Returning anything but TAFEL_E_OK rejects this operation
+ * alone with that code (the hook fills `w->info`); nothing of it is written.
  * Must not call the store. When the map has to grow, the batch is run again
- * from scratch and the hook is called again for the same op: it must decide
- * the same way and keep no state of its own across calls.
+ * from scratch and the hook is called again for the same op, with the
+ * fields it may change set back to what the caller gave: it must decide the
+ * same way and keep no state of its own across calls.
  */
 typedef enum tafel_err (*tafel_write_check)(void *ctx, struct tafel_write *w, const json_t *current,
                                             json_t *proposed);
@@ -129,9 +162,41 @@ struct tafel_write {
     void *check_ctx;
     const char *audit_action; /* non-NULL: append an audit entry in the same
                                  transaction (actor, action, kind/id) */
+    bool redact_history;      /* strip the content of every EARLIER change-log
+                                 entry of this document: they keep seq, op,
+                                 kind, id, opgave, actor, rev, time and flags,
+                                 their doc becomes NULL (struct tafel_change).
+                                 This op's own entry keeps its content. A
+                                 DELETE always does this, and its own entry
+                                 holds no content. The hook may set it.
+                                 (The live file keeps the old bytes in free
+                                 pages until LMDB reuses them; a backup has
+                                 none of them.) */
+    const char *key_id;       /* non-NULL: the access key the write is made
+                                 with. Checked inside the transaction, before
+                                 anything else of the op: a key revoked (or
+                                 missing) or expired at now_ms rejects the op
+                                 with TAFEL_E_KEY_REVOKED or _KEY_EXPIRED, so
+                                 a write racing a revocation is never
+                                 committed after it. */
+    const char *mark;         /* non-NULL: an actor id naming this op's mark,
+                                 a small integer record per (kind, id, mark)
+                                 kept beside the document, e.g. "this actor
+                                 voted"; a mark costs the same whatever the
+                                 number of other marks. Read into mark_had and
+                                 mark_prev before the hook; the hook decides. */
+    bool mark_set;            /* after an accepted op: store mark_value as the
+                                 mark (hook-set, or the caller's) */
+    bool mark_clear;          /* after an accepted op: remove the mark (when
+                                 mark_set is also true, mark_set wins). For a
+                                 DELETE both are ignored: deleting a document
+                                 removes all its marks. */
+    int64_t mark_value;       /* what mark_set stores */
     /* results */
     enum tafel_err result; /* TAFEL_E_OK, _CONFLICT, _NOT_FOUND, _EXISTS, _BAD_REQUEST (invalid
-                              document), or the hook's */
+                              document or name), _KEY_REVOKED, _KEY_EXPIRED, or the hook's */
+    bool mark_had;         /* `mark` given: whether the mark existed before this op */
+    int64_t mark_prev;     /* its value then (0 when it did not exist) */
     struct tafel_errinfo info;
     char new_id[TAFEL_ID_MAX + 1]; /* the document's id (assigned on create) */
     int64_t new_rev;               /* after the write; for a delete the deleted rev */
@@ -149,10 +214,19 @@ struct tafel_write {
  * successful ones get consecutive seqs in array order. `created_at` and
  * `updated_at` come from @p now_ms (RFC 3339 UTC).
  *
+ * Inside the transaction, per op: the key check (`key_id`), the stored
+ * document read and the rev check, the proposal, the mark read (`mark`),
+ * the hook; then, once accepted: the earlier log entries stripped (DELETE
+ * or `redact_history`), the document, the change record, the mark stored or
+ * removed (a DELETE removes all the document's marks), the audit entry.
+ *
  * @return TAFEL_E_OK when the batch committed (read each op's `result`),
  *         otherwise the batch as a whole failed and nothing was written:
- *         TAFEL_E_MAP_FULL (ceiling reached after growing), TAFEL_E_IO,
- *         TAFEL_E_NOMEM. On such failure every op's result is that code.
+ *         TAFEL_E_MAP_FULL (ceiling reached after growing), TAFEL_E_NO_SPACE
+ *         (the file system is full or the quota reached: the store stays
+ *         usable and the next write succeeds once there is space again),
+ *         TAFEL_E_IO, TAFEL_E_NOMEM. On such failure every op's result is
+ *         that code.
  */
 enum tafel_err tafel_store_write(tafel_store *st, struct tafel_write *ops, size_t n,
                                  int64_t now_ms);
@@ -187,8 +261,9 @@ struct tafel_change {
     int64_t rev; /* the document's rev after the change (deleted rev for a delete) */
     int64_t at_ms;
     uint32_t flags;  /* as given in tafel_write.flags */
-    const char *doc; /* the document's JSON text after the change (the last
-                        version for a delete) */
+    const char *doc; /* the document's JSON text after the change; NULL (and
+                        doc_len 0) for a delete and for an entry whose content
+                        was stripped (a later delete or redact_history) */
     size_t doc_len;
 };
 
@@ -214,7 +289,7 @@ struct tafel_key_info {
     char key_id[TAFEL_ID_MAX + 1];
     char role[32];
     json_t *opgaven; /* array of opgave ids, or the string "*"; owned by the struct */
-    char label[201];
+    char label[4 * TAFEL_LABEL_MAX_CHARS + 1]; /* UTF-8 */
     int64_t created_ms;
     int64_t expires_ms; /* 0: never */
     int64_t revoked_ms; /* 0: not revoked */
@@ -226,13 +301,17 @@ void tafel_key_info_free(struct tafel_key_info *k);
 
 /**
  * @brief Create an access key: 256 random bits, stored only as a keyed hash.
- * @param role, opgaven, label   stored as given (opgaven: array or "*"; not stolen)
+ * @param role, opgaven, label   stored as given (opgaven: array or "*"; not stolen);
+ *                    label: UTF-8, at most TAFEL_LABEL_MAX_CHARS characters
  * @param expires_ms  absolute expiry, 0 for never
  * @param created_by  actor id of the creator ("" for the offline tool)
  * @param secret_out  receives the key ("tafel_..."), TAFEL_KEY_STRLEN + 1 bytes;
  *                    shown once to the user, never stored
  * @param key_id_out  TAFEL_ID_MAX + 1 bytes
  * The creation is written to the audit log in the same transaction.
+ * @return TAFEL_E_OK, TAFEL_E_TOO_LARGE (label longer than
+ *         TAFEL_LABEL_MAX_CHARS characters), TAFEL_E_INVALID_ARG (another
+ *         argument malformed, or a string not valid UTF-8), or a storage error.
  */
 enum tafel_err tafel_store_key_create(tafel_store *st, const char *role, const json_t *opgaven,
                                       const char *label, int64_t expires_ms, const char *created_by,
@@ -256,10 +335,53 @@ typedef bool (*tafel_key_fn)(void *ctx, const struct tafel_key_info *k);
 /** @brief Every key record, revoked ones included, in key_id order. */
 enum tafel_err tafel_store_key_list(tafel_store *st, tafel_key_fn fn, void *ctx);
 
-/** @brief Revoke @p key_id (idempotent), audited as @p actor.
- *  @return TAFEL_E_OK or TAFEL_E_NOT_FOUND. */
+/**
+ * @brief Revoke @p key_id (idempotent), audited as @p actor, in one synced
+ * transaction.
+ *
+ * With @p cascade, also revoke, recursively, every key created by a revoked
+ * key (created_by is the creator's key id): the keys @p key_id created, the
+ * keys those created, and so on, also below a key that was revoked before.
+ * Each key revoked now gets its own audit entry "key.revoke" (its detail
+ * carries "cascade": true when @p cascade); a key already revoked keeps its
+ * first revocation and gets none.
+ *
+ * @param revoked  if non-NULL, receives on TAFEL_E_OK a new JSON array
+ *                 (json_decref() it) of the key ids this call revoked:
+ *                 @p key_id first, also when it was already revoked, then
+ *                 the keys newly revoked by the cascade. NULL on failure.
+ * @return TAFEL_E_OK, TAFEL_E_NOT_FOUND (no such key), or a storage error.
+ */
 enum tafel_err tafel_store_key_revoke(tafel_store *st, const char *key_id, const char *actor,
-                                      int64_t now_ms);
+                                      int64_t now_ms, bool cascade, json_t **revoked);
+
+/* ---------------------------------------------------------------- devices */
+
+/**
+ * @brief Give a device that joined session @p session a token and an actor id
+ * (an inhabitant without an access key). The token (256 random bits,
+ * TAFEL_DEVICE_STRLEN base64url characters) is shown to the device once and
+ * stored only as a hash keyed with the directory's secret; the actor id is
+ * "i" + 10 lowercase base32 characters. Synced before it returns.
+ * @param session     the session's id (printable ASCII, 1..TAFEL_ID_MAX bytes)
+ * @param token_out   TAFEL_DEVICE_STRLEN + 1 bytes
+ * @param actor_out   TAFEL_ID_MAX + 1 bytes
+ * @return TAFEL_E_OK, TAFEL_E_INVALID_ARG, or a storage error.
+ */
+enum tafel_err tafel_store_device_create(tafel_store *st, const char *session, int64_t now_ms,
+                                         char token_out[TAFEL_DEVICE_STRLEN + 1],
+                                         char actor_out[TAFEL_ID_MAX + 1]);
+
+/**
+ * @brief The actor id of the device whose token is @p token, when that token
+ * was made for @p session. Read-only; the token's hash is compared in
+ * constant time, like an access key's.
+ * @param actor_out   TAFEL_ID_MAX + 1 bytes; "" unless TAFEL_E_OK
+ * @return TAFEL_E_OK, TAFEL_E_NOT_FOUND (unknown or malformed token, or a
+ *         token of another session), or a storage error.
+ */
+enum tafel_err tafel_store_device_find(tafel_store *st, const char *token, const char *session,
+                                       char actor_out[TAFEL_ID_MAX + 1]);
 
 /* ------------------------------------------------------------------ audit */
 
@@ -284,7 +406,13 @@ enum tafel_err tafel_store_audit_list(tafel_store *st, uint64_t after, uint64_t 
 /**
  * @brief Write a consistent, compacted copy of the live store to directory
  * @p path (created; must not exist or be empty) while others keep reading and
- * writing. The copy opens with tafel_store_open() with identical content.
+ * writing. The copy opens with tafel_store_open() with identical content,
+ * except its data_id: a new one (see tafel_store_data_id()). The directory
+ * gets mode 0700 and the file 0600 whatever the umask, and both are synced
+ * before it returns. The copy is made of the live records (not of pages), so
+ * nothing deleted or stripped is in it, not even in unused space.
+ * @return TAFEL_E_OK, TAFEL_E_EXISTS (@p path not empty), TAFEL_E_NO_SPACE,
+ *         TAFEL_E_IO, ...; on failure what it created is removed.
  */
 enum tafel_err tafel_store_backup(tafel_store *st, const char *path, struct tafel_errinfo *info);
 
