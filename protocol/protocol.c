@@ -12,6 +12,7 @@
  * keeps `headroom` free in front, so the server can send it without a copy.
  */
 #include "protocol_internal.h"
+#include "tafel_limits.h"
 #include "tafel_protocol.h"
 
 #include <stdio.h>
@@ -22,11 +23,13 @@
 #define REQ_MAX     128                          /* bytes of a string `req` */
 #define TEN_YEARS   (10LL * 36525 * 86400 / 100) /* seconds, in Julian years */
 #define DUMP_FLAGS  (JSON_COMPACT | JSON_PRESERVE_ORDER)
-#define PAGE_MAX    1000 /* largest `limit` of list and audit.list */
-#define LABEL_MAX   200
-#define KEY_MAX     128 /* an access key is 49 characters; a little room */
+#define PAGE_MAX    1000                  /* largest `limit` of list and audit.list */
+#define LABEL_MAX   TAFEL_LABEL_MAX_CHARS /* a key label is the author of its reflecties */
+#define KEY_MAX     128                   /* an access key is 49 characters; a little room */
 #define CODE_MAX    16
 #define NAME_MAX_CP 40
+#define DEVICE_MAX  64 /* a device token is 43 characters; a little room */
+#define DATA_ID_MAX 64
 
 /* -------------------------------------------------------------- names */
 
@@ -116,6 +119,7 @@ static const struct mfield hello_f[] = {MF("key", M_TEXT, true, R(key), .min = 1
 static const struct mfield join_f[] = {
     MF("code", M_TEXT, true, R(code), .min = 1, .max = CODE_MAX),
     MF("name", M_NAME, true, R(name), .min = 1, .max = NAME_MAX_CP),
+    MF("device", M_TEXT, false, R(device), .min = 1, .max = DEVICE_MAX),
 };
 static const struct mfield put_f[] = {KIND_F(true), MF("doc", M_OBJECT, true, R(doc))};
 static const struct mfield patch_f[] = {KIND_F(true), ID_F, MF("set", M_OBJECT, true, R(set)),
@@ -128,6 +132,7 @@ static const struct mfield sub_f[] = {
     OPGAVE_F,
     MF("since", M_UINT, false, R(since), .max = TAFEL_INT_MAX, .has_off = R(has_since)),
     MF("session", M_ID, false, R(session)),
+    MF("data_id", M_TEXT, false, R(data_id), .min = 1, .max = DATA_ID_MAX),
 };
 static const struct mfield unsub_f[] = {OPGAVE_F};
 static const struct mfield moderate_f[] = {
@@ -142,7 +147,8 @@ static const struct mfield key_create_f[] = {
     MF("label", M_TEXT, true, R(label), .min = 1, .max = LABEL_MAX),
     MF("expires_in", M_INT, false, R(expires_in), .min = 1, .max = TEN_YEARS),
 };
-static const struct mfield key_revoke_f[] = {MF("key_id", M_ID, true, R(key_id))};
+static const struct mfield key_revoke_f[] = {MF("key_id", M_ID, true, R(key_id)),
+                                             MF("cascade", M_VOTE, false, R(cascade), .dflt = 0)};
 static const struct mfield audit_list_f[] = {
     MF("after", M_UINT, false, R(after), .max = TAFEL_INT_MAX), LIMIT_F};
 
@@ -272,6 +278,10 @@ static enum tafel_err check_text(const struct mfield *f, json_t *val, void *out,
     if (!tafel__text_ok(s, json_string_length(val), false, &cps))
         return tafel_errinfo_set(info, TAFEL_E_BAD_REQUEST, f->name,
                                  "%s: control characters are not allowed", f->name);
+    if (f->type == M_NAME && !tafel__name_ok(s, json_string_length(val)))
+        return tafel_errinfo_set(info, TAFEL_E_BAD_REQUEST, f->name,
+                                 "%s: use visible letters; no direction or invisible characters",
+                                 f->name);
     if ((int64_t)cps > f->max)
         return tafel_errinfo_set(info, TAFEL_E_TOO_LARGE, f->name,
                                  "%s: longer than %lld characters", f->name, (long long)f->max);

@@ -47,6 +47,11 @@ bool tafel__id_valid(const char *s, size_t len);
  */
 bool tafel__text_ok(const char *s, size_t len, bool multiline, size_t *cps);
 
+/** A display name a person can read as what it is: no bidi controls (they
+ *  make one name show as another) and at least one visible character.
+ *  @p s is valid UTF-8. */
+bool tafel__name_ok(const char *s, size_t len);
+
 /** @brief Index of @p s in the NULL-terminated @p words, or -1 (also for
  *  a NULL @p s). */
 int tafel__word_index(const char *const *words, const char *s);

@@ -10,6 +10,7 @@
  * speak (groen, oranje, rood...).
  */
 #include "protocol_internal.h"
+#include "tafel_limits.h"
 #include "tafel_schema.h"
 #include "tafel_time.h"
 
@@ -60,6 +61,8 @@ static const char *const reflection_sorts[] = {"goed",  "beter", "geleerd", "suc
 static const char *const session_states[] = {"gepland", "open", "gesloten", NULL};
 static const char *const moment_types[] = {"mijlpaal", "moment", NULL};
 static const char *const member_roles[] = {"opgaveleider", "partner", "waarnemer", NULL};
+static const char *const author_roles[] = {"beheerder", "opgaveleider", "partner",
+                                           "inwoner",   "waarnemer",    NULL};
 
 static const struct tafel_field opgave_fields[] = {
     TITLE,
@@ -142,12 +145,16 @@ static const struct tafel_field reflectie_fields[] = {
       .doc_nl = "Verborgen"),
     F("pinned", TAFEL_F_BOOL, TAFEL_FF_MODERATE, .doc = "Pinned by a moderator",
       .doc_nl = "Vastgepind"),
-    F("author", TAFEL_F_STRING, SRV, .max_len = 80, .doc = "Display name of the contributor",
-      .doc_nl = "Auteur"),
+    F("author", TAFEL_F_STRING, SRV, .max_len = TAFEL_LABEL_MAX_CHARS,
+      .doc = "Display name of the contributor", .doc_nl = "Auteur"),
+    F("author_role", TAFEL_F_ENUM, SRV, .values = author_roles,
+      .doc = "Role of the contributor: inwoner for a participant who joined by code",
+      .doc_nl = "Rol van de auteur"),
     F("votes", TAFEL_F_INT, SRV, .min = 0, .max = (double)TAFEL_INT_MAX, .doc = "Number of votes",
       .doc_nl = "Stemmen"),
-    F("voters", TAFEL_F_STRING_SET, SRV, .max_len = 100000, .doc = "Actor ids that voted",
-      .doc_nl = "Stemmers"),
+    /* Written before votes became one mark per voter; a vote removes it. */
+    F("voters", TAFEL_F_STRING_SET, SRV, .max_len = 100000,
+      .doc = "No longer written (older data: actor ids that voted)", .doc_nl = "Stemmers (oud)"),
 };
 
 static const struct tafel_field sessie_fields[] = {
@@ -313,6 +320,52 @@ bool tafel__text_ok(const char *s, size_t len, bool multiline, size_t *cps)
     }
     *cps = n;
     return true;
+}
+
+/* The next code point of valid UTF-8 at @p p (the parser checked it). */
+static uint32_t next_cp(const unsigned char *p, size_t len, size_t *i)
+{
+    uint32_t c = p[*i];
+    size_t n = c < 0x80 ? 1 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : 4;
+    if (*i + n > len)
+        n = len - *i;
+    if (n > 1)
+        c &= 0xff >> (n + 1);
+    for (size_t k = 1; k < n; k++)
+        c = c << 6 | (p[*i + k] & 0x3f);
+    *i += n;
+    return c;
+}
+
+/* Characters that reorder text: a name with one can show as another. */
+static bool is_bidi_control(uint32_t c)
+{
+    return c == 0x061c || c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
+           (c >= 0x2066 && c <= 0x2069);
+}
+
+/* Characters that show nothing: spaces, zero-width and other format
+ * characters, fillers, variation selectors, tags. */
+static bool is_invisible(uint32_t c)
+{
+    return c == 0x20 || c == 0xa0 || c == 0xad || c == 0x034f || c == 0x115f || c == 0x1160 ||
+           c == 0x1680 || c == 0x180e || (c >= 0x2000 && c <= 0x200f) ||
+           (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c == 0x3000 ||
+           c == 0x3164 || (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0 ||
+           (c >= 0xe0000 && c <= 0xe007f);
+}
+
+bool tafel__name_ok(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    bool visible = false;
+    for (size_t i = 0; i < len;) {
+        uint32_t c = next_cp(p, len, &i);
+        if (is_bidi_control(c))
+            return false;
+        visible |= !is_invisible(c);
+    }
+    return visible;
 }
 
 /* ------------------------------------------------------- validation */

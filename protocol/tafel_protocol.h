@@ -124,9 +124,11 @@ struct tafel_request {
     bool has_since;
     const char *session; /* sub: a session to be present in (optional) */
     /* authentication */
-    const char *key;  /* hello */
-    const char *code; /* join */
-    const char *name; /* join: display name, 1..40 code points, spaces trimmed */
+    const char *key;     /* hello */
+    const char *code;    /* join */
+    const char *name;    /* join: display name, 1..40 code points, spaces trimmed, visible */
+    const char *device;  /* join: the device token an earlier join returned (optional) */
+    const char *data_id; /* sub: the data directory identity the client's since is from */
     /* interaction */
     enum tafel_moderation moderation; /* moderate */
     int64_t value;                    /* feel: -2..2; vote: 1 (vote) or 0 (withdraw) */
@@ -136,6 +138,7 @@ struct tafel_request {
     const char *label;     /* key.create */
     int64_t expires_in;    /* key.create, seconds; 0 = never */
     const char *key_id;    /* key.revoke */
+    int64_t cascade;       /* key.revoke: 1 = also the keys it created, recursively */
     uint64_t after;        /* audit.list: entries after this number */
     uint64_t limit;        /* list, audit.list: 0 = server default */
 };

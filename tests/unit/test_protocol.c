@@ -351,6 +351,22 @@ static const struct bad_case bad_cases[] = {
     BAD(JOIN("\"An\\nna\""), BAD_REQUEST, "name"),
     BAD(JOIN("\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\""), TOO_LARGE, "name"),
     BAD(JOIN("null"), BAD_REQUEST, "name"),
+    /* names that show as something else, or as nothing */
+    BAD(JOIN("\"Anna\u202egnirK\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"\u2067Anna\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"Anna\u200f\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"\u200b\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"\u200b\u200c\u2060\ufeff\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\" \u00a0\u3000 \""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"\ufe0f\""), BAD_REQUEST, "name"),
+    BAD("{\"type\":\"join\",\"code\":\"K7Q2\",\"name\":\"A\",\"device\":\"\"}", BAD_REQUEST,
+        "device"),
+    BAD("{\"type\":\"key.revoke\",\"key_id\":\"k1\",\"cascade\":\"ja\"}", BAD_REQUEST, "cascade"),
+    BAD("{\"type\":\"sub\",\"opgave\":\"*\",\"data_id\":7}", BAD_REQUEST, "data_id"),
+    /* one label limit, in characters: 81 is too many */
+    BAD("{\"type\":\"key.create\",\"role\":\"partner\",\"opgaven\":\"*\",\"label\":"
+        "\"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\"}",
+        TOO_LARGE, "label"),
     BAD("{\"type\":\"join\",\"code\":\"ABCDEFGHIJKLMNOPQ\",\"name\":\"A\"}", TOO_LARGE, "code"),
     BAD("{\"type\":\"get\",\"kind\":\"planeet\",\"id\":\"a\"}", BAD_REQUEST, "kind"),
     BAD("{\"type\":\"get\",\"kind\":3,\"id\":\"a\"}", BAD_REQUEST, "kind"),
@@ -613,6 +629,31 @@ static void test_auth_messages(void **state)
     assert_string_equal(r.code, "K7Q2");
     assert_string_equal(r.name, "Anna de Vries");
     assert_null(r.req);
+    assert_null(r.device);
+    tafel_request_free(&r);
+
+    /* a device token; an emoji with a zero-width joiner is a visible name */
+    assert_int_equal(parse_str("{\"type\":\"join\",\"code\":\"K7Q2\",\"name\":"
+                               "\"\\ud83d\\udc69\\u200d\\ud83c\\udf3e Fatima\",\"device\":\"abc\"}",
+                               &r, &info),
+                     TAFEL_E_OK);
+    assert_string_equal(r.device, "abc");
+    tafel_request_free(&r);
+
+    /* 80 characters of two bytes each make a label */
+    char label[400] =
+        "{\"type\":\"key.create\",\"role\":\"partner\",\"opgaven\":\"*\",\"label\":\"";
+    for (int i = 0; i < 80; i++)
+        strcat(label, "\xc3\xa9");
+    strcat(label, "\"}");
+    assert_int_equal(parse_str(label, &r, &info), TAFEL_E_OK);
+    assert_int_equal(strlen(r.label), 160);
+    tafel_request_free(&r);
+
+    assert_int_equal(
+        parse_str("{\"type\":\"key.revoke\",\"key_id\":\"k1\",\"cascade\":true}", &r, &info),
+        TAFEL_E_OK);
+    assert_int_equal(r.cascade, 1);
     tafel_request_free(&r);
 
     assert_int_equal(parse_str("{\"type\":\"ping\",\"req\":null}", &r, &info), TAFEL_E_OK);
