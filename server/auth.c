@@ -15,9 +15,14 @@
 #include "hub.h"
 #include "tafel_time.h"
 
-#define HELLO_TIMEOUT_MS   10000
-#define JOIN_FAILS_ALLOWED 10
+#define HELLO_TIMEOUT_MS 10000
+/* One town hall's Wi-Fi is one address for every phone in the room: a room
+ * of people mistyping a code now and then stays far below this, a guesser
+ * does not (and each failed guess costs its connection JOIN_FAIL_DELAY_MS
+ * first). */
+#define JOIN_FAILS_ALLOWED 100
 #define JOIN_WINDOW_MS     60000
+#define JOIN_FAIL_DELAY_MS 1000
 
 /* Failed joins per address within the current window. */
 struct join_guard {
@@ -54,15 +59,18 @@ void join_guard_free(struct join_guard *g)
 }
 
 static void signed_in(struct tafel_server *srv, struct conn *c, const json_t *req,
-                      const char *session)
+                      const char *session, const char *device)
 {
     c->authed = true;
-    json_t *f = json_pack("{s:s, s:s, s:s, s:o, s:I}", "actor", c->actor.id, "role",
-                          tafel_role_name(c->actor.role), "name", c->actor.name, "opgaven",
-                          c->actor.scope ? json_incref(c->actor.scope) : json_string("*"), "seq",
-                          (json_int_t)hub_seq(srv->hub));
+    json_t *f =
+        json_pack("{s:s, s:s, s:s, s:o, s:I, s:s}", "actor", c->actor.id, "role",
+                  tafel_role_name(c->actor.role), "name", c->actor.name, "opgaven",
+                  c->actor.scope ? json_incref(c->actor.scope) : json_string("*"), "seq",
+                  (json_int_t)hub_seq(srv->hub), "data_id", tafel_store_data_id(srv->store));
     if (f && session)
         json_object_set_new(f, "session", json_string(session));
+    if (f && device)
+        json_object_set_new(f, "device", json_string(device));
     conn_send_ok(c, req, f);
     json_decref(f);
 }
@@ -94,13 +102,14 @@ void handle_hello(struct tafel_server *srv, struct conn *c, struct tafel_request
     }
     c->actor.role = role;
     snprintf(c->actor.id, sizeof(c->actor.id), "%s", k.key_id);
+    snprintf(c->actor.key_id, sizeof(c->actor.key_id), "%s", k.key_id);
     snprintf(c->actor.name, sizeof(c->actor.name), "%s", k.label);
     c->actor.scope = json_is_array(k.opgaven) ? json_incref(k.opgaven) : NULL;
     c->actor.expires_ms = k.expires_ms;
     tafel_key_info_free(&k);
     log_info("conn=%llu hello key=%s role=%s", (unsigned long long)c->id, c->actor.id,
              tafel_role_name(role));
-    signed_in(srv, c, r->req, NULL);
+    signed_in(srv, c, r->req, NULL, NULL);
 }
 
 struct find_session {
@@ -125,6 +134,59 @@ static bool find_session_fn(void *ctx, const char *kind, const char *id, const c
     }
     json_decref(doc);
     return true;
+}
+
+/* The connection is an inwoner at @p session's table from now on. */
+static void join_complete(struct tafel_server *srv, struct conn *c, const json_t *req,
+                          const char *session, const char *opgave, const char *name,
+                          const char *actor, const char *device)
+{
+    c->actor.role = TAFEL_ROLE_INWONER;
+    snprintf(c->actor.id, sizeof(c->actor.id), "%s", actor);
+    snprintf(c->actor.name, sizeof(c->actor.name), "%s", name);
+    snprintf(c->actor.session, sizeof(c->actor.session), "%s", session);
+    c->actor.scope = json_pack("[s]", opgave);
+    log_info("conn=%llu join session=%s actor=%s", (unsigned long long)c->id, session, actor);
+    signed_in(srv, c, req, session, device);
+    tafel_presence_changed(srv, opgave, session);
+}
+
+/* In the writer thread: a new device for a participant of a session. */
+static void device_create_job(tafel_store *st, struct wop *op)
+{
+    char token[TAFEL_DEVICE_STRLEN + 1], actor[TAFEL_ID_MAX + 1];
+    enum tafel_err err =
+        tafel_store_device_create(st, json_string_value(json_object_get(op->job_args, "session")),
+                                  tafel_time_now_ms(), token, actor);
+    if (err != TAFEL_E_OK) {
+        tafel_errinfo_set(&op->job_err, err, NULL, "%s", tafel_strerror(err));
+        return;
+    }
+    op->job_result = json_pack("{s:s, s:s}", "actor", actor, "device", token);
+    sodium_memzero(token, sizeof(token));
+}
+
+void tafel_join_finish(struct tafel_server *srv, struct wop *op)
+{
+    struct conn *c = op->conn;
+    conn_resume_rx(c);
+    if (!c->wsi || c->close_code)
+        return;
+    if (op->job_err.code != TAFEL_E_OK || !op->job_result) {
+        struct tafel_errinfo info = op->job_err;
+        if (info.code == TAFEL_E_OK)
+            tafel_errinfo_set(&info, TAFEL_E_NOMEM, NULL, "out of memory");
+        log_warn("conn=%llu join failed: %s", (unsigned long long)c->id, info.message);
+        conn_send_error(c, op->req, &info, NULL);
+        conn_close(c, 1013, "try again later");
+        return;
+    }
+    const json_t *a = op->job_args, *res = op->job_result;
+    join_complete(srv, c, op->req, json_string_value(json_object_get(a, "session")),
+                  json_string_value(json_object_get(a, "opgave")),
+                  json_string_value(json_object_get(a, "name")),
+                  json_string_value(json_object_get(res, "actor")),
+                  json_string_value(json_object_get(res, "device")));
 }
 
 void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
@@ -158,26 +220,27 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
             g->fails++;
         log_info("conn=%llu join refused: no open session with that code",
                  (unsigned long long)c->id);
-        refuse(c, r->req, TAFEL_E_UNAUTHORIZED, "no open session with that code", 4401);
+        /* The answer comes a second later (tafel_sweep): guessing on one
+         * connection is slow, and a typo costs a person nothing. */
+        c->refuse_at_ms = now + JOIN_FAIL_DELAY_MS;
+        c->refuse_req = r->req ? json_deep_copy(r->req) : NULL;
+        conn_pause_rx(c);
         json_decref(fs.found);
         return;
     }
     const char *session = json_string_value(json_object_get(fs.found, "id"));
     const char *opgave = json_string_value(json_object_get(fs.found, "opgave"));
-    c->actor.role = TAFEL_ROLE_INWONER;
-    /* An inwoner is this connection only: a fresh random actor id. */
-    static const char alphabet[] = "abcdefghjkmnpqrstvwxyz0123456789";
-    char id[12] = "i";
-    for (int i = 1; i < 11; i++)
-        id[i] = alphabet[randombytes_uniform(sizeof(alphabet) - 1)];
-    id[11] = '\0';
-    snprintf(c->actor.id, sizeof(c->actor.id), "%s", id);
-    snprintf(c->actor.name, sizeof(c->actor.name), "%s", r->name);
-    snprintf(c->actor.session, sizeof(c->actor.session), "%s", session);
-    c->actor.scope = json_pack("[s]", opgave);
-    log_info("conn=%llu join session=%s actor=%s", (unsigned long long)c->id, session, id);
-    signed_in(srv, c, r->req, session);
-    tafel_presence_changed(srv, opgave, session);
+    /* The same device comes back as the same participant (one vote each);
+     * a token of another session, or none, is a new participant. */
+    char actor[TAFEL_ID_MAX + 1];
+    if (r->device && tafel_store_device_find(srv->store, r->device, session, actor) == TAFEL_E_OK) {
+        join_complete(srv, c, r->req, session, opgave, r->name, actor, r->device);
+    } else {
+        conn_pause_rx(c); /* nothing else is read before the join is answered */
+        tafel_submit_job(
+            srv, c, r, device_create_job,
+            json_pack("{s:s, s:s, s:s}", "session", session, "opgave", opgave, "name", r->name));
+    }
     json_decref(fs.found);
 }
 
@@ -185,6 +248,16 @@ void tafel_sweep(struct tafel_server *srv)
 {
     int64_t mono = tafel_time_mono_ms(), now = tafel_time_now_ms();
     for (struct conn *c = srv->conns; c; c = c->next) {
+        if (c->close_code)
+            continue;
+        if (c->refuse_at_ms && mono >= c->refuse_at_ms) {
+            c->refuse_at_ms = 0;
+            refuse(c, c->refuse_req, TAFEL_E_UNAUTHORIZED, "no open session with that code", 4401);
+            json_decref(c->refuse_req);
+            c->refuse_req = NULL;
+        } else if (c->backlog.active && c->backlog.snapshot) {
+            conn_want_write(c); /* a snapshot waiting for the output budget */
+        }
         if (c->close_code)
             continue;
         if (!c->authed && mono - c->opened_ms > HELLO_TIMEOUT_MS) {

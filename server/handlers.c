@@ -22,6 +22,12 @@ typedef void (*handler_fn)(struct tafel_server *srv, struct conn *c, struct tafe
 #define ADMIN    (R(BEHEERDER))
 #define LEADS    (R(BEHEERDER) | R(OPGAVELEIDER))
 
+/* `sub` and `list` build replies of up to megabytes: per connection a
+ * burst of READ_BURST, then READ_RATE a second. A page needs a few at start
+ * and one per view it opens. */
+#define READ_BURST 10.0
+#define READ_RATE  2.0
+
 struct route {
     handler_fn fn;
     bool before_auth; /* the message that signs in (hello, join) */
@@ -92,6 +98,29 @@ void tafel_handle_request(struct tafel_server *srv, struct conn *c, struct tafel
 
 /* ------------------------------------------------------------------- reads */
 
+/* A session's join code lets anyone in: only its moderators (who hand it
+ * out) and the inwoners already at that session's table see it. */
+static bool sees_join_code(const struct tafel_actor *a, const char *opgave, const char *id)
+{
+    return tafel_actor_moderates(a, opgave) || (a->session[0] && id && strcmp(a->session, id) == 0);
+}
+
+bool doc_needs_view(const struct tafel_actor *a, const char *kind, const char *opgave)
+{
+    if (tafel_actor_moderates(a, opgave))
+        return false;
+    return strcmp(kind, "reflectie") == 0 || strcmp(kind, "sessie") == 0;
+}
+
+void doc_hide_secrets(const struct tafel_actor *a, enum tafel_kind kind, json_t *doc)
+{
+    if (kind != TAFEL_KIND_SESSIE || !json_object_get(doc, "join_code"))
+        return;
+    const char *opgave = json_string_value(json_object_get(doc, "opgave"));
+    if (!sees_join_code(a, opgave, json_string_value(json_object_get(doc, "id"))))
+        json_object_del(doc, "join_code");
+}
+
 bool doc_readable(const struct tafel_actor *a, const char *kind, const char *opgave,
                   const char *json, size_t len, json_t **doc)
 {
@@ -99,7 +128,7 @@ bool doc_readable(const struct tafel_actor *a, const char *kind, const char *opg
     if (!def || !tafel_perm_can_read(a, def->kind, opgave, false))
         return false;
     json_t *d = NULL;
-    if (doc || (def->kind == TAFEL_KIND_REFLECTIE && !tafel_actor_moderates(a, opgave))) {
+    if (doc || doc_needs_view(a, kind, opgave)) {
         d = json_loadb(json, len, 0, NULL);
         if (!d)
             return false;
@@ -107,11 +136,28 @@ bool doc_readable(const struct tafel_actor *a, const char *kind, const char *opg
             json_decref(d);
             return false;
         }
+        doc_hide_secrets(a, def->kind, d);
     }
     if (doc)
         *doc = d;
     else
         json_decref(d);
+    return true;
+}
+
+bool tafel_read_rate_ok(struct conn *c)
+{
+    int64_t now = tafel_time_mono_ms();
+    if (c->read_ms == 0)
+        c->read_tokens = READ_BURST;
+    else
+        c->read_tokens += (double)(now - c->read_ms) * READ_RATE / 1000.0;
+    if (c->read_tokens > READ_BURST)
+        c->read_tokens = READ_BURST;
+    c->read_ms = now;
+    if (c->read_tokens < 1)
+        return false;
+    c->read_tokens -= 1;
     return true;
 }
 
@@ -142,6 +188,7 @@ static void handle_get(struct tafel_server *srv, struct conn *c, struct tafel_re
     if (err != TAFEL_E_OK) {
         conn_send_error(c, r->req, &info, NULL);
     } else {
+        doc_hide_secrets(&c->actor, r->kind, doc);
         json_t *f = json_pack("{s:O}", "doc", doc);
         conn_send_ok(c, r->req, f);
         json_decref(f);
@@ -181,6 +228,10 @@ static void handle_list(struct tafel_server *srv, struct conn *c, struct tafel_r
     const char *kind = r->has_kind ? tafel_schema_kind(r->kind)->name : NULL;
     if (r->opgave && !tafel_actor_sees_opgave(&c->actor, r->opgave)) {
         reply_error(c, r->req, TAFEL_E_NOT_FOUND, "opgave", "no such opgave");
+        return;
+    }
+    if (!tafel_read_rate_ok(c)) {
+        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, "too many lists; slow down");
         return;
     }
     struct list_ctx lc = {&c->actor, json_array(), r->limit ? r->limit : 1000, false, false};
@@ -231,10 +282,30 @@ static json_t *time_or_null(int64_t ms)
     return ms ? json_string(tafel_time_format(ms, buf)) : json_null();
 }
 
+bool tafel_actor_covers(const struct tafel_actor *a, const json_t *opgaven)
+{
+    if (!a->scope)
+        return true;
+    if (!json_is_array(opgaven) || json_array_size(opgaven) == 0)
+        return false; /* "*" or nothing: wider than any scope */
+    size_t i;
+    json_t *v;
+    json_array_foreach(opgaven, i, v)
+    {
+        if (!tafel_actor_sees_opgave(a, json_string_value(v)))
+            return false;
+    }
+    return true;
+}
+
 static bool key_list_fn(void *ctx, const struct tafel_key_info *k)
 {
     struct key_list_ctx *kc = ctx;
+    /* An opgaveleider sees the keys it made; a beheerder those inside its
+     * scope (all, when it has none). */
     if (kc->actor->role != TAFEL_ROLE_BEHEERDER && strcmp(k->created_by, kc->actor->id) != 0)
+        return true;
+    if (!tafel_actor_covers(kc->actor, k->opgaven))
         return true;
     json_t *o = json_pack("{s:s, s:s, s:O, s:s, s:o, s:o, s:o, s:s}", "key_id", k->key_id, "role",
                           k->role, "opgaven", k->opgaven, "label", k->label, "created_at",
@@ -260,30 +331,51 @@ static void handle_key_list(struct tafel_server *srv, struct conn *c, struct taf
 }
 
 struct audit_ctx {
+    const struct tafel_actor *actor;
     json_t *entries;
     size_t limit;
     bool more;
 };
 
+/* A scoped beheerder reads the entries about its opgaven only: a document's
+ * (detail.opgave) or a key's (detail.opgaven). Anything else, older entries
+ * without an opgave included, is outside every scope. */
+static bool audit_in_scope(const struct tafel_actor *a, const json_t *e)
+{
+    if (!a->scope)
+        return true;
+    const json_t *detail = json_object_get(e, "detail");
+    const char *opgave = json_string_value(json_object_get(detail, "opgave"));
+    if (opgave)
+        return tafel_actor_sees_opgave(a, opgave);
+    return tafel_actor_covers(a, json_object_get(detail, "opgaven"));
+}
+
 static bool audit_fn(void *ctx, uint64_t n, const char *json, size_t len)
 {
     (void)n;
     struct audit_ctx *ac = ctx;
+    json_t *e = json_loadb(json, len, 0, NULL);
+    if (!e || !audit_in_scope(ac->actor, e)) {
+        json_decref(e);
+        return true;
+    }
     if (json_array_size(ac->entries) >= ac->limit) {
+        json_decref(e);
         ac->more = true;
         return false;
     }
-    json_t *e = json_loadb(json, len, 0, NULL);
-    if (e)
-        json_array_append_new(ac->entries, e);
+    json_array_append_new(ac->entries, e);
     return true;
 }
 
 static void handle_audit_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
 {
-    struct audit_ctx ac = {json_array(), r->limit ? r->limit : 100, false};
-    /* One more than asked tells whether there is more. */
-    enum tafel_err err = tafel_store_audit_list(srv->store, r->after, ac.limit + 1, audit_fn, &ac);
+    struct audit_ctx ac = {&c->actor, json_array(), r->limit ? r->limit : 100, false};
+    /* Unscoped: one more than asked tells whether there is more. Scoped:
+     * the walk skips what is outside, so it reads on until the page is full. */
+    uint64_t walk = c->actor.scope ? 0 : ac.limit + 1;
+    enum tafel_err err = tafel_store_audit_list(srv->store, r->after, walk, audit_fn, &ac);
     if (err != TAFEL_E_OK) {
         reply_error(c, r->req, err, NULL, NULL);
     } else {

@@ -30,13 +30,39 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
 void handle_key_create(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
 void handle_key_revoke(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
 
+/** @brief Run @p job in the writer thread for @p c's request @p r, with
+ *  @p args (taken over; NULL means out of memory: replies so). The reply is
+ *  sent from tafel_handle_write_done(). */
+void tafel_submit_job(struct tafel_server *srv, struct conn *c, const struct tafel_request *r,
+                      wop_job_fn job, json_t *args);
+
+/* auth.c: a join's device job is done (loop thread): sign the connection
+ * in, or refuse it. */
+void tafel_join_finish(struct tafel_server *srv, struct wop *op);
+
 /** @brief Reply with an error built from @p code and a message. */
 void reply_error(struct conn *c, const json_t *req, enum tafel_err code, const char *field,
                  const char *message);
 
+/** @brief True if what @p a may see of a document of @p kind in @p opgave
+ *  can differ from the stored text (a reflectie that may be hidden, a
+ *  session's join code): then it must be parsed and passed through
+ *  doc_readable(). */
+bool doc_needs_view(const struct tafel_actor *a, const char *kind, const char *opgave);
+
+/** @brief Remove from @p doc (a stored document of @p kind) what @p a may not
+ *  see of it: a session's join code, unless @p a moderates its opgave or
+ *  joined that session. */
+void doc_hide_secrets(const struct tafel_actor *a, enum tafel_kind kind, json_t *doc);
+
+/** @brief True if every opgave of @p opgaven (an array of ids, or "*") lies
+ *  in @p a's scope; an unscoped actor covers everything. */
+bool tafel_actor_covers(const struct tafel_actor *a, const json_t *opgaven);
+
 /** @brief True if the document text @p json of @p kind in @p opgave may be
  *  read by @p a; parses it for `hidden` only when that matters. On true,
- *  *doc (if non-NULL) receives the parsed document (caller decrefs). */
+ *  *doc (if non-NULL) receives the parsed document with what @p a may not
+ *  see removed (caller decrefs). */
 bool doc_readable(const struct tafel_actor *a, const char *kind, const char *opgave,
                   const char *json, size_t len, json_t **doc);
 

@@ -12,6 +12,7 @@
 struct hub_event {
     uint64_t seq;
     char opgave[TAFEL_ID_MAX + 1];
+    char id[TAFEL_ID_MAX + 1];
     enum tafel_kind kind;
     uint32_t flags;
     char *full, *redacted; /* LWS_PRE headroom + JSON; NULL: read the log */
@@ -132,7 +133,7 @@ static bool sub_matches(const struct conn *c, const struct sub *s, const char *o
 }
 
 enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t nsubs, uint64_t seq,
-                           const char *opgave, enum tafel_kind kind, uint32_t flags)
+                           const char *opgave, enum tafel_kind kind, const char *id, uint32_t flags)
 {
     const struct sub *s = NULL;
     for (size_t i = 0; i < nsubs && !s; i++)
@@ -142,6 +143,11 @@ enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t 
         return HUB_SKIP;
     if (!tafel_perm_can_read(&c->actor, kind, opgave, false))
         return HUB_SKIP;
+    if (flags & TAFEL_CF_SECRET)
+        return tafel_actor_moderates(&c->actor, opgave) ||
+                       (c->actor.session[0] && strcmp(c->actor.session, id) == 0)
+                   ? HUB_FULL
+                   : HUB_REDACTED;
     if (!(flags & TAFEL_CF_HIDDEN) || tafel_actor_moderates(&c->actor, opgave))
         return HUB_FULL;
     /* Hidden now: tell those who may not see it that it is gone, once. */
@@ -149,9 +155,23 @@ enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t 
 }
 
 void hub_append(struct tafel_server *srv, uint64_t seq, const char *opgave, enum tafel_kind kind,
-                uint32_t flags, char *full, size_t full_len, char *redacted, size_t redacted_len)
+                const char *id, uint32_t flags, char *full, size_t full_len, char *redacted,
+                size_t redacted_len)
 {
     struct hub *h = srv->hub;
+    if (flags & TAFEL_CF_REDACTS) {
+        /* The change log lost this document's earlier content in the same
+         * commit: so does the ring, and a reader still behind those events
+         * gets them from the log, as stubs. */
+        for (size_t i = 0; i < h->cap; i++) {
+            struct hub_event *old = &h->ring[i];
+            if (old->seq && old->kind == kind && strcmp(old->id, id) == 0) {
+                free(old->full);
+                free(old->redacted);
+                old->full = old->redacted = NULL;
+            }
+        }
+    }
     struct hub_event *e = slot(h, seq);
     if (e->seq) {
         /* Overwriting the oldest: readers behind it go to the change log. */
@@ -162,6 +182,7 @@ void hub_append(struct tafel_server *srv, uint64_t seq, const char *opgave, enum
         h->first = seq;
     e->seq = seq;
     snprintf(e->opgave, sizeof(e->opgave), "%s", opgave);
+    snprintf(e->id, sizeof(e->id), "%s", id);
     e->kind = kind;
     e->flags = flags;
     e->full = full;
@@ -202,9 +223,11 @@ struct log_walk {
     bool oom;
 };
 
-/* The document a reader who may not see a hidden reflectie receives:
- * only what identifies it, so the client can remove it. */
-static char *redacted_event(const struct tafel_change *ch, size_t *len)
+/* A delete stub: only what identifies the document, so the client can
+ * remove it. What a reader who may not see a hidden reflectie receives, and
+ * what every delete and every entry whose content was stripped (the
+ * document was hidden or deleted later) replays as. */
+static char *stub_event(const struct tafel_change *ch, size_t *len)
 {
     json_t *stub = json_pack("{s:s, s:s, s:s, s:I}", "id", ch->id, "kind", ch->kind, "opgave",
                              ch->opgave, "rev", (json_int_t)ch->rev);
@@ -219,22 +242,37 @@ static char *redacted_event(const struct tafel_change *ch, size_t *len)
     return out;
 }
 
+/* A session's put without its join code. */
+static char *without_code_event(const struct tafel_change *ch, size_t *len)
+{
+    json_t *doc = json_loadb(ch->doc, ch->doc_len, 0, NULL);
+    if (!doc)
+        return NULL;
+    json_object_del(doc, "join_code");
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    char *out = text ? tafel_msg_event(ch->seq, "put", text, strlen(text), LWS_PRE, len) : NULL;
+    free(text);
+    return out;
+}
+
 static bool log_walk_fn(void *ctx, const struct tafel_change *ch)
 {
     struct log_walk *lw = ctx;
     if (ch->seq > lw->to)
         return false;
     const struct tafel_kind_def *def = tafel_schema_kind_by_name(ch->kind);
-    enum hub_view v =
-        def ? hub_view_for(lw->c, lw->subs, lw->nsubs, ch->seq, ch->opgave, def->kind, ch->flags)
-            : HUB_SKIP;
+    enum hub_view v = def ? hub_view_for(lw->c, lw->subs, lw->nsubs, ch->seq, ch->opgave, def->kind,
+                                         ch->id, ch->flags)
+                          : HUB_SKIP;
     char *buf = NULL;
     size_t len = 0;
-    if (v == HUB_FULL)
-        buf = tafel_msg_event(ch->seq, ch->op == TAFEL_OP_DELETE ? "delete" : "put", ch->doc,
-                              ch->doc_len, LWS_PRE, &len);
+    if (v != HUB_SKIP && (!ch->doc || ch->op == TAFEL_OP_DELETE))
+        buf = stub_event(ch, &len); /* no content left: never more than now */
+    else if (v == HUB_FULL)
+        buf = tafel_msg_event(ch->seq, "put", ch->doc, ch->doc_len, LWS_PRE, &len);
     else if (v == HUB_REDACTED)
-        buf = redacted_event(ch, &len);
+        buf = (ch->flags & TAFEL_CF_SECRET) ? without_code_event(ch, &len) : stub_event(ch, &len);
     if (v != HUB_SKIP) {
         struct frame *f = buf ? frame_new(buf, len) : NULL;
         if (!f) {
@@ -303,7 +341,8 @@ static const char *next_from_ring(struct hub *h, struct conn *c, size_t *len)
         if (next < h->first)
             return NULL;
         struct hub_event *e = slot(h, next);
-        enum hub_view v = hub_view_for(c, c->subs, c->nsubs, e->seq, e->opgave, e->kind, e->flags);
+        enum hub_view v =
+            hub_view_for(c, c->subs, c->nsubs, e->seq, e->opgave, e->kind, e->id, e->flags);
         if (v == HUB_SKIP) {
             c->cursor = next;
             continue;

@@ -23,6 +23,8 @@
 /* Change-record flags (tafel_write.flags), set by the writer's hook. */
 #define TAFEL_CF_HIDDEN     0x1u /* the document after the change is a hidden reflectie */
 #define TAFEL_CF_WAS_HIDDEN 0x2u /* ... and before the change it was hidden too */
+#define TAFEL_CF_SECRET     0x4u /* the document holds a session's join code */
+#define TAFEL_CF_REDACTS    0x8u /* a delete or a hide: earlier content is stripped */
 
 struct hub *hub_new(tafel_store *st, size_t capacity);
 void hub_free(struct hub *h);
@@ -43,7 +45,8 @@ uint64_t hub_seq(const struct hub *h);
  * change log). Wakes the subscribers of @p opgave.
  */
 void hub_append(struct tafel_server *srv, uint64_t seq, const char *opgave, enum tafel_kind kind,
-                uint32_t flags, char *full, size_t full_len, char *redacted, size_t redacted_len);
+                const char *id, uint32_t flags, char *full, size_t full_len, char *redacted,
+                size_t redacted_len);
 
 /* Several due messages go out as consecutive frames in one raw write of at
  * most this many bytes (hub_deliver, and the reply queue in ws.c). */
@@ -53,12 +56,16 @@ void hub_append(struct tafel_server *srv, uint64_t seq, const char *opgave, enum
  *  at @p out (room for 10 bytes); returns its length (2, 4 or 10). */
 size_t hub_frame_header(unsigned char *out, size_t len);
 
-/** What a subscriber gets of one change. */
+/** What a subscriber gets of one change: nothing, the event as stored, or
+ *  its redacted form (a hidden reflectie: a delete stub; a session with a
+ *  join code: the session without it). */
 enum hub_view { HUB_SKIP, HUB_FULL, HUB_REDACTED };
 
-/** @brief What @p c gets of a change, given the subscriptions @p subs. */
+/** @brief What @p c gets of a change to document @p id, given the
+ *  subscriptions @p subs. */
 enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t nsubs, uint64_t seq,
-                           const char *opgave, enum tafel_kind kind, uint32_t flags);
+                           const char *opgave, enum tafel_kind kind, const char *id,
+                           uint32_t flags);
 
 /**
  * @brief Send @p c its next live events if any are due: from the ring with one

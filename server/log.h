@@ -9,6 +9,7 @@
 #define TAFEL_SERVER_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum tafel_log_level { TAFEL_LOG_ERROR, TAFEL_LOG_WARN, TAFEL_LOG_INFO, TAFEL_LOG_DEBUG };
 
@@ -22,6 +23,13 @@ bool tafel_log_level_parse(const char *s, enum tafel_log_level *out);
  *  (one fprintf per line). */
 void tafel_log(enum tafel_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+/**
+ * @brief Copy @p in to @p out (@p n bytes, NUL-terminated, truncated to fit)
+ * with every byte that is not printable (C0/C1 controls, DEL, invalid UTF-8)
+ * written as \\xHH. Every log line passes through it; returns @p out.
+ */
+const char *tafel_log_escape(const char *in, char *out, size_t n);
 
 #define log_error(...) tafel_log(TAFEL_LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)  tafel_log(TAFEL_LOG_WARN, __VA_ARGS__)

@@ -46,9 +46,21 @@ static const char usage_text[] =
     "  --tls-cert FILE       serve https and wss with this certificate (PEM) ...\n"
     "  --tls-key FILE        ... and this private key\n"
     "  --max-connections N   WebSocket connections at most (default: 20000)\n"
-    "  --max-per-address N   connections from one address at most (default: 256)\n"
-    "  --write-rate N        writes per second per key, burst 2N; 0 = no limit\n"
-    "                        (default: 50)\n"
+    "  --max-per-address N   connections from one address at most (default: 1000;\n"
+    "                        a town hall's Wi-Fi is one address for every phone)\n"
+    "  --write-rate N        writes per second per key or participant, burst 2N;\n"
+    "                        0 = no limit (default: 50)\n"
+    "  --session-write-rate N  writes per second by all participants of one\n"
+    "                        session together, burst 2N; 0 = no limit (default: 50)\n"
+    "  --address-write-rate N  writes per second from one address, burst 2N;\n"
+    "                        0 = no limit (default: 200)\n"
+    "  --session-max-contributions N  reflecties one session holds at most;\n"
+    "                        0 = no limit (default: 2000)\n"
+    "  --session-max-bytes BYTES  stored reflecties of one session at most;\n"
+    "                        0 = no limit (default: 4194304)\n"
+    "  --max-queued-bytes BYTES  output queued to all connections together; a\n"
+    "                        connection that does not read is closed (4408) when\n"
+    "                        it is reached (default: 268435456)\n"
     "  --max-lag N           changes a subscriber may fall behind before it is closed\n"
     "                        with 4408 (default: 10000)\n"
     "  --retain N            change-log entries kept (older 'since' gets a snapshot);\n"
@@ -68,6 +80,11 @@ enum opt_id {
     OPT_MAX_CONNECTIONS,
     OPT_MAX_PER_ADDRESS,
     OPT_WRITE_RATE,
+    OPT_SESSION_WRITE_RATE,
+    OPT_ADDRESS_WRITE_RATE,
+    OPT_SESSION_MAX_CONTRIBUTIONS,
+    OPT_SESSION_MAX_BYTES,
+    OPT_MAX_QUEUED_BYTES,
     OPT_MAX_LAG,
     OPT_RETAIN,
     OPT_WEB,
@@ -89,6 +106,11 @@ static const struct option long_opts[] = {
     {"max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS},
     {"max-per-address", required_argument, NULL, OPT_MAX_PER_ADDRESS},
     {"write-rate", required_argument, NULL, OPT_WRITE_RATE},
+    {"session-write-rate", required_argument, NULL, OPT_SESSION_WRITE_RATE},
+    {"address-write-rate", required_argument, NULL, OPT_ADDRESS_WRITE_RATE},
+    {"session-max-contributions", required_argument, NULL, OPT_SESSION_MAX_CONTRIBUTIONS},
+    {"session-max-bytes", required_argument, NULL, OPT_SESSION_MAX_BYTES},
+    {"max-queued-bytes", required_argument, NULL, OPT_MAX_QUEUED_BYTES},
     {"max-lag", required_argument, NULL, OPT_MAX_LAG},
     {"retain", required_argument, NULL, OPT_RETAIN},
     {"web", required_argument, NULL, OPT_WEB},
@@ -190,6 +212,31 @@ static int parse_option(int opt, const char *val, struct args *a)
         if (!parse_num(val, 0, 1000000, &n))
             return usage_error("--write-rate wants 0..1000000, not '%s'", val);
         cfg->write_rate = (double)n;
+        return 0;
+    case OPT_SESSION_WRITE_RATE:
+        if (!parse_num(val, 0, 1000000, &n))
+            return usage_error("--session-write-rate wants 0..1000000, not '%s'", val);
+        cfg->session_write_rate = (double)n;
+        return 0;
+    case OPT_ADDRESS_WRITE_RATE:
+        if (!parse_num(val, 0, 1000000, &n))
+            return usage_error("--address-write-rate wants 0..1000000, not '%s'", val);
+        cfg->address_write_rate = (double)n;
+        return 0;
+    case OPT_SESSION_MAX_CONTRIBUTIONS:
+        if (!parse_num(val, 0, 1000000000, &n))
+            return usage_error("--session-max-contributions wants 0..1000000000, not '%s'", val);
+        cfg->session_max_contributions = (uint64_t)n;
+        return 0;
+    case OPT_SESSION_MAX_BYTES:
+        if (!parse_num(val, 0, 1LL << 40, &n))
+            return usage_error("--session-max-bytes wants 0..1099511627776, not '%s'", val);
+        cfg->session_max_bytes = (uint64_t)n;
+        return 0;
+    case OPT_MAX_QUEUED_BYTES:
+        if (!parse_num(val, 1024 * 1024, 1LL << 40, &n))
+            return usage_error("--max-queued-bytes wants 1048576..1099511627776, not '%s'", val);
+        cfg->max_queued_bytes = (size_t)n;
         return 0;
     case OPT_MAX_LAG:
         if (!parse_num(val, 1, 1000000000, &n))
@@ -359,8 +406,13 @@ int main(int argc, char **argv)
     cfg->port = 8080;
     cfg->max_message = 65536;
     cfg->max_connections = 20000;
-    cfg->max_per_address = 256;
+    cfg->max_per_address = 1000;
     cfg->write_rate = 50;
+    cfg->session_write_rate = 50;
+    cfg->address_write_rate = 200;
+    cfg->session_max_contributions = 2000;
+    cfg->session_max_bytes = 4 * 1024 * 1024;
+    cfg->max_queued_bytes = 256 * 1024 * 1024;
     cfg->max_lag = 10000;
     cfg->ring_size = 4096;
     cfg->max_queue_bytes = 8 * 1024 * 1024;

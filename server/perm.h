@@ -23,11 +23,12 @@
  *  the writer thread may read it while the connection lives. */
 struct tafel_actor {
     enum tafel_role role;
-    char id[TAFEL_ID_MAX + 1];      /* key id, or an inwoner's connection actor id */
-    char name[201];                 /* key label or display name */
-    json_t *scope;                  /* array of opgave ids; NULL = every opgave (owned) */
-    char session[TAFEL_ID_MAX + 1]; /* inwoner: the session joined, else "" */
-    int64_t expires_ms;             /* 0: never */
+    char id[TAFEL_ID_MAX + 1];                /* key id, or a joined inwoner's device actor id */
+    char key_id[TAFEL_ID_MAX + 1];            /* the key signed in with; "" for a join by code */
+    char name[4 * TAFEL_LABEL_MAX_CHARS + 1]; /* key label or display name (UTF-8) */
+    json_t *scope;                            /* array of opgave ids; NULL = every opgave (owned) */
+    char session[TAFEL_ID_MAX + 1];           /* inwoner: the session joined, else "" */
+    int64_t expires_ms;                       /* 0: never */
 };
 
 enum tafel_action {

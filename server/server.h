@@ -40,11 +40,16 @@ struct tafel_config {
     const char *tls_cert, *tls_key;
     unsigned max_connections;
     unsigned max_per_address;
-    double write_rate;      /* writes/s per key, burst 2x; 0 = unlimited */
-    uint64_t max_lag;       /* changes behind before 4408 */
-    uint64_t retain;        /* change-log entries kept; 0 = all */
-    size_t ring_size;       /* recent events kept serialised in memory */
-    size_t max_queue_bytes; /* replies queued to one connection before 4408 */
+    double write_rate;                  /* writes/s per key, burst 2x; 0 = unlimited */
+    double session_write_rate;          /* writes/s per joined session, burst 2x; 0 = unlimited */
+    double address_write_rate;          /* writes/s per peer address, burst 2x; 0 = unlimited */
+    uint64_t session_max_contributions; /* reflecties per session; 0 = no quota */
+    uint64_t session_max_bytes;         /* stored reflectie bytes per session; 0 = no quota */
+    size_t max_queued_bytes;            /* output queued to all connections together */
+    uint64_t max_lag;                   /* changes behind before 4408 */
+    uint64_t retain;                    /* change-log entries kept; 0 = all */
+    size_t ring_size;                   /* recent events kept serialised in memory */
+    size_t max_queue_bytes;             /* replies queued to one connection before 4408 */
     const char *web_dir;
 };
 
@@ -72,14 +77,17 @@ struct sub {
     char opgave[TAFEL_ID_MAX + 1]; /* "*" for all in scope */
     uint64_t from_seq;
     char session[TAFEL_ID_MAX + 1]; /* present in this session, "" if none */
+    bool presence_sent;             /* has had the session's full presence list */
 };
 
 #define TAFEL_MAX_SUBS 16
 
-/** A `sub` with `since` whose missed changes are still being streamed from
- *  the change log; the connection reads no further requests meanwhile. */
+/** A `sub` still being answered: its missed changes streamed from the
+ *  change log, or its snapshot waiting for the connection's output to drain;
+ *  the connection reads no further requests meanwhile. */
 struct backlog {
     bool active;
+    bool snapshot; /* send a snapshot (when the queue is empty), not the log */
     char opgave[TAFEL_ID_MAX + 1];
     char session[TAFEL_ID_MAX + 1];
     uint64_t pos, end; /* changes in (pos, end] remain */
@@ -102,6 +110,8 @@ struct conn {
 
     bool authed;
     struct tafel_actor actor;
+    int64_t refuse_at_ms; /* a failed join is answered then (monotonic); 0: none */
+    json_t *refuse_req;   /* ... echoing this req (owned) */
 
     /* receive: reassembly of fragmented messages */
     struct tafel_assembler rx;
@@ -109,14 +119,18 @@ struct conn {
 
     /* send: replies and catch-up frames first, then live events by cursor */
     struct frame *q_head, *q_tail;
-    size_t q_bytes;
+    size_t q_bytes;  /* counted in the server's queued_bytes too */
     uint64_t cursor; /* every change <= cursor has been sent or skipped */
     /* Most connections hold one subscription: the array grows on demand (up
      * to TAFEL_MAX_SUBS) instead of 16 fixed slots of ~2.3 KB per connection. */
     struct sub *subs; /* owned; subs_cap slots */
     size_t nsubs, subs_cap;
     struct backlog backlog;
+    bool presence_sent; /* an inwoner: has had its session's full presence list */
 
+    /* sub and list, which build large replies: a token bucket */
+    double read_tokens;
+    int64_t read_ms;
     /* closing: set, then the next WRITEABLE closes with it */
     int close_code;
     char close_reason[64];
@@ -159,12 +173,7 @@ struct tafel_metrics {
 
 /* ----------------------------------------------------------------- server */
 
-/** Presence: who is at one session's table (loop-thread only). */
-struct presence {
-    struct presence *next;
-    char session[TAFEL_ID_MAX + 1];
-    char opgave[TAFEL_ID_MAX + 1];
-};
+struct presence;
 
 struct hub;
 struct strmap;
@@ -183,7 +192,12 @@ struct tafel_server {
     bool finished; /* everything closed: leave the loop */
     int64_t drain_deadline_ms;
     struct join_guard *join_guard; /* failed joins per address */
-    struct strmap *buckets;        /* write-rate buckets per key (writes.c) */
+    struct strmap *buckets;        /* write-rate buckets per key, session, address (writes.c) */
+    struct strmap *quotas;         /* contributions per session (writes.c) */
+    struct presence *presence;     /* sessions whose table changed (presence.c) */
+    size_t queued_bytes;           /* output queued to every connection together */
+    bool storage_full;             /* the last write failed for lack of space */
+    char *web_root;                /* real path of cfg.web_dir (malloc'd), NULL if absent */
 };
 
 /* handlers.c: dispatch one parsed request of an authenticated or
@@ -194,10 +208,15 @@ void tafel_handle_request(struct tafel_server *srv, struct conn *c, struct tafel
 struct wop;
 void tafel_handle_write_done(struct tafel_server *srv, struct wop *op);
 
-/* presence.c-like helpers live in handlers.c */
+/* presence.c: who sits at @p session's table changed; the news goes out,
+ * coalesced, with the next tafel_presence_flush(). */
 void tafel_presence_changed(struct tafel_server *srv, const char *opgave, const char *session);
+/* presence.c: send what changed at each table since the last flush: the full
+ * list to whoever sits there newly, deltas to the others. */
+void tafel_presence_flush(struct tafel_server *srv, bool force);
+void tafel_presence_free(struct tafel_server *srv);
 
-/* ws.c: close every connection using key @p key_id with @p code. */
+/* ws.c: close every connection signed in with key @p key_id (any role). */
 void tafel_close_key(struct tafel_server *srv, const char *key_id, int code, const char *reason);
 /* ws.c: close every inwoner joined to @p session with @p code. */
 void tafel_close_session(struct tafel_server *srv, const char *session, int code,
@@ -213,11 +232,15 @@ void tafel_sweep(struct tafel_server *srv);
 /* writes.c: forget rate buckets that are full again; free them all. */
 void tafel_rate_sweep(struct tafel_server *srv);
 void tafel_rate_free(struct tafel_server *srv);
+/* handlers.c: may @p c start another sub or list now (its read bucket)? */
+bool tafel_read_rate_ok(struct conn *c);
 /* subs.c: @c leaves: its subscriptions end and whoever shares a session's
  * table with it learns it left (once per connection: at conn_close(), or
  * when the peer closed first; @c must no longer count as present). */
 void tafel_conn_leave(struct tafel_server *srv, struct conn *c);
-/* subs.c: stream the next chunk of a sub's backlog; <0 on a fatal error. */
+/* subs.c: stream the next chunk of a sub's backlog, or its snapshot; 1 when
+ * it made progress (call again on WRITEABLE), 0 when it waits for the output
+ * budget (the sweep wakes it), <0 on a fatal error. */
 int tafel_backlog_step(struct tafel_server *srv, struct conn *c);
 /* metrics.c: /metrics text (malloc'd), NULL on OOM. */
 char *tafel_metrics_render(struct tafel_server *srv);

@@ -20,37 +20,82 @@
 
 /* ---------------------------------------------------------------- snapshot */
 
+/* A snapshot is built from the stored text as it is: a document is parsed
+ * only when the reader may see less of it than is stored (a hidden
+ * reflectie, a session's join code). Chunks of about SNAPSHOT_CHUNK_BYTES
+ * become one message each. */
+struct snap_chunk {
+    char *buf; /* "doc,doc,..." */
+    size_t len, cap;
+};
+
 struct snap_ctx {
     const struct tafel_actor *actor;
-    json_t *chunks; /* array of arrays of documents */
-    json_t *cur;
-    size_t cur_bytes;
+    struct snap_chunk *chunks;
+    size_t n, cap;
     bool oom;
 };
+
+static bool chunk_add(struct snap_ctx *sc, const char *text, size_t len)
+{
+    struct snap_chunk *ch = sc->n ? &sc->chunks[sc->n - 1] : NULL;
+    if (!ch || (ch->len && ch->len + len + 1 > SNAPSHOT_CHUNK_BYTES)) {
+        if (sc->n == sc->cap) {
+            size_t cap = sc->cap ? sc->cap * 2 : 4;
+            struct snap_chunk *grown = realloc(sc->chunks, cap * sizeof(*grown));
+            if (!grown)
+                return false;
+            sc->chunks = grown;
+            sc->cap = cap;
+        }
+        ch = &sc->chunks[sc->n++];
+        memset(ch, 0, sizeof(*ch));
+    }
+    size_t need = ch->len + len + 2;
+    if (need > ch->cap) {
+        size_t cap = ch->cap ? ch->cap : 4096;
+        while (cap < need)
+            cap *= 2;
+        char *grown = realloc(ch->buf, cap);
+        if (!grown)
+            return false;
+        ch->buf = grown;
+        ch->cap = cap;
+    }
+    if (ch->len)
+        ch->buf[ch->len++] = ',';
+    memcpy(ch->buf + ch->len, text, len);
+    ch->len += len;
+    return true;
+}
 
 static bool snap_fn(void *ctx, const char *kind, const char *id, const char *opgave,
                     const char *json, size_t len)
 {
     (void)id;
     struct snap_ctx *sc = ctx;
+    if (!doc_needs_view(sc->actor, kind, opgave)) {
+        const struct tafel_kind_def *def = tafel_schema_kind_by_name(kind);
+        if (!def || !tafel_perm_can_read(sc->actor, def->kind, opgave, false))
+            return true;
+        sc->oom = !chunk_add(sc, json, len);
+        return !sc->oom;
+    }
     json_t *doc;
     if (!doc_readable(sc->actor, kind, opgave, json, len, &doc))
         return true;
-    if (!sc->cur || sc->cur_bytes + len > SNAPSHOT_CHUNK_BYTES) {
-        sc->cur = json_array();
-        sc->cur_bytes = 0;
-        if (!sc->cur || json_array_append_new(sc->chunks, sc->cur) != 0) {
-            json_decref(doc);
-            sc->oom = true;
-            return false;
-        }
-    }
-    sc->cur_bytes += len;
-    if (json_array_append_new(sc->cur, doc) != 0) {
-        sc->oom = true;
-        return false;
-    }
-    return true;
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(doc);
+    sc->oom = !text || !chunk_add(sc, text, strlen(text));
+    free(text);
+    return !sc->oom;
+}
+
+static void snap_free(struct snap_ctx *sc)
+{
+    for (size_t i = 0; i < sc->n; i++)
+        free(sc->chunks[i].buf);
+    free(sc->chunks);
 }
 
 /* Queue a snapshot of what @c may read in @opgave ("*": its whole scope);
@@ -58,33 +103,35 @@ static bool snap_fn(void *ctx, const char *kind, const char *id, const char *opg
 static uint64_t send_snapshot(struct tafel_server *srv, struct conn *c, const char *opgave,
                               enum tafel_err *err)
 {
-    struct snap_ctx sc = {&c->actor, json_array(), NULL, 0, false};
+    struct snap_ctx sc = {&c->actor, NULL, 0, 0, false};
     uint64_t seq = 0;
     const char *only = strcmp(opgave, "*") == 0 ? NULL : opgave;
-    if (!sc.chunks) {
-        *err = TAFEL_E_NOMEM;
-        return 0;
-    }
     *err = tafel_store_list(srv->store, only, NULL, snap_fn, &sc, &seq);
     if (*err == TAFEL_E_OK && sc.oom)
         *err = TAFEL_E_NOMEM;
-    if (*err == TAFEL_E_OK && json_array_size(sc.chunks) == 0)
-        json_array_append_new(sc.chunks, json_array());
-    size_t n = json_array_size(sc.chunks);
-    for (size_t i = 0; *err == TAFEL_E_OK && i < n; i++) {
-        json_t *msg =
-            json_pack("{s:s, s:s, s:I, s:O, s:b}", "type", "snapshot", "opgave", opgave, "seq",
-                      (json_int_t)seq, "docs", json_array_get(sc.chunks, i), "more", i + 1 < n);
-        size_t len;
-        char *buf = msg ? tafel_msg_dump(msg, LWS_PRE, &len) : NULL;
-        json_decref(msg);
+    if (*err == TAFEL_E_OK && sc.n == 0 && !chunk_add(&sc, "", 0))
+        *err = TAFEL_E_NOMEM;
+    for (size_t i = 0; *err == TAFEL_E_OK && i < sc.n; i++) {
+        /* opgave is an id or "*": nothing in it needs escaping. */
+        char head[TAFEL_ID_MAX + 96];
+        int hl = snprintf(head, sizeof(head),
+                          "{\"type\":\"snapshot\",\"opgave\":\"%s\",\"seq\":%llu,\"docs\":[",
+                          opgave, (unsigned long long)seq);
+        const char *tail = i + 1 < sc.n ? "],\"more\":true}" : "],\"more\":false}";
+        size_t tl = strlen(tail), len = (size_t)hl + sc.chunks[i].len + tl;
+        char *buf = malloc(LWS_PRE + len + 1);
         if (!buf) {
             *err = TAFEL_E_NOMEM;
             break;
         }
+        char *p = buf + LWS_PRE;
+        memcpy(p, head, (size_t)hl);
+        if (sc.chunks[i].len)
+            memcpy(p + hl, sc.chunks[i].buf, sc.chunks[i].len);
+        memcpy(p + hl + sc.chunks[i].len, tail, tl + 1);
         conn_send(c, frame_new(buf, len));
     }
-    json_decref(sc.chunks);
+    snap_free(&sc);
     return *err == TAFEL_E_OK ? seq : 0;
 }
 
@@ -146,7 +193,8 @@ static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *re
     json_t *f = json_pack("{s:s, s:I}", "opgave", opgave, "seq", (json_int_t)from_seq);
     conn_send_ok(c, req, f);
     json_decref(f);
-    if (sub_moves_presence(c, s))
+    /* Whoever names a session gets its full list (and the table its news). */
+    if (s->session[0])
         tafel_presence_changed(srv, opgave, s->session);
 }
 
@@ -192,45 +240,71 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
         reply_error(c, r->req, TAFEL_E_NOT_FOUND, "session", "no such session in this opgave");
         return;
     }
-    if (c->backlog.active) {
-        reply_error(c, r->req, TAFEL_E_CONFLICT, NULL, "a subscription is still catching up");
+    /* An inwoner sits at the table of the session it joined, no other. */
+    if (r->session && c->actor.session[0] && strcmp(r->session, c->actor.session) != 0) {
+        reply_error(c, r->req, TAFEL_E_FORBIDDEN, "session",
+                    "an inwoner takes part in its own session only");
         return;
     }
-    /* Refuse before touching the subscription a re-sub replaces. */
-    if (r->has_since && r->since > hub_seq(srv->hub)) {
-        reply_error(c, r->req, TAFEL_E_BAD_REQUEST, "since", "since is ahead of the server");
+    if (c->backlog.active) {
+        reply_error(c, r->req, TAFEL_E_CONFLICT, NULL, "a subscription is still catching up");
         return;
     }
     if (c->nsubs >= TAFEL_MAX_SUBS && !find_sub(c, opgave)) {
         reply_error(c, r->req, TAFEL_E_TOO_LARGE, "opgave", "too many subscriptions");
         return;
     }
+    if (!tafel_read_rate_ok(c)) {
+        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, "too many subscriptions; slow down");
+        return;
+    }
+    /* A since from another history (a restored or replaced data directory)
+     * or beyond what this one has seen means nothing here: the current
+     * state instead. */
+    bool since_ok = r->has_since && r->since <= hub_seq(srv->hub) &&
+                    (!r->data_id || strcmp(r->data_id, tafel_store_data_id(srv->store)) == 0);
     remove_sub(srv, c, opgave);
     if (c->nsubs == 0)
         c->cursor = hub_seq(srv->hub);
     uint64_t cur = c->cursor;
-    if (!r->has_since) {
-        snapshot_and_ready(srv, c, r->req, opgave, r->session);
-        return;
-    }
-    if (r->since >= cur) {
+    if (since_ok && r->since >= cur) {
         /* Nothing missed up to the live cursor; skip what it already has. */
         sub_ready(srv, c, r->req, opgave, r->session, r->since);
         return;
     }
+    /* The snapshot or the missed changes go out from WRITEABLE, once what is
+     * queued to this connection has gone: a client that does not read
+     * never makes the server build the next one. */
     c->backlog.active = true;
+    c->backlog.snapshot = !since_ok;
     snprintf(c->backlog.opgave, sizeof(c->backlog.opgave), "%s", opgave);
     snprintf(c->backlog.session, sizeof(c->backlog.session), "%s", r->session ? r->session : "");
-    c->backlog.pos = r->since;
+    c->backlog.pos = since_ok ? r->since : 0;
     c->backlog.end = cur;
     c->backlog.req = r->req ? json_deep_copy(r->req) : NULL;
     conn_pause_rx(c);
     conn_want_write(c);
 }
 
+static void backlog_end(struct conn *c)
+{
+    json_decref(c->backlog.req);
+    memset(&c->backlog, 0, sizeof(c->backlog));
+    conn_resume_rx(c);
+}
+
 int tafel_backlog_step(struct tafel_server *srv, struct conn *c)
 {
     struct backlog *b = &c->backlog;
+    if (b->snapshot) {
+        /* Build it only while the server's output budget has room; the
+         * sweep wakes this connection again. */
+        if (srv->queued_bytes > srv->cfg.max_queued_bytes / 2)
+            return 0;
+        snapshot_and_ready(srv, c, b->req, b->opgave, b->session);
+        backlog_end(c);
+        return 1;
+    }
     struct sub tmp;
     memset(&tmp, 0, sizeof(tmp));
     snprintf(tmp.opgave, sizeof(tmp.opgave), "%s", b->opgave);
@@ -247,12 +321,10 @@ int tafel_backlog_step(struct tafel_server *srv, struct conn *c)
         sub_ready(srv, c, b->req, b->opgave, b->session, b->end);
     } else {
         b->pos = reached;
-        return 0;
+        return 1;
     }
-    json_decref(b->req);
-    memset(b, 0, sizeof(*b));
-    conn_resume_rx(c);
-    return 0;
+    backlog_end(c);
+    return 1;
 }
 
 void handle_unsub(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
@@ -265,58 +337,7 @@ void handle_unsub(struct tafel_server *srv, struct conn *c, struct tafel_request
     conn_send_ok(c, r->req, NULL);
 }
 
-/* ----------------------------------------------------------------- presence */
-
-static bool follows(const struct conn *c, const char *opgave)
-{
-    for (size_t i = 0; i < c->nsubs; i++) {
-        const char *o = c->subs[i].opgave;
-        if (strcmp(o, opgave) == 0 ||
-            (strcmp(o, "*") == 0 && tafel_actor_sees_opgave(&c->actor, opgave)))
-            return true;
-    }
-    return false;
-}
-
-/* Inwoners sit at the table of the session they joined; key holders at the
- * one their subscription names. */
-static bool at_table(const struct conn *c, const char *session)
-{
-    if (strcmp(c->actor.session, session) == 0)
-        return true;
-    for (size_t i = 0; i < c->nsubs; i++)
-        if (strcmp(c->subs[i].session, session) == 0)
-            return true;
-    return false;
-}
-
-void tafel_presence_changed(struct tafel_server *srv, const char *opgave, const char *session)
-{
-    json_t *present = json_array();
-    for (struct conn *c = srv->conns; c; c = c->next) {
-        if (c->authed && !c->close_code && at_table(c, session))
-            json_array_append_new(present,
-                                  json_pack("{s:s, s:s, s:s}", "actor", c->actor.id, "name",
-                                            c->actor.name, "role", tafel_role_name(c->actor.role)));
-    }
-    json_t *msg = json_pack("{s:s, s:s, s:s, s:o}", "type", "presence", "session", session,
-                            "opgave", opgave, "present", present);
-    size_t len;
-    char *text = msg ? tafel_msg_dump(msg, 0, &len) : NULL;
-    json_decref(msg);
-    if (!text)
-        return;
-    for (struct conn *c = srv->conns; c; c = c->next) {
-        if (!c->authed || !follows(c, opgave))
-            continue;
-        char *buf = malloc(LWS_PRE + len + 1);
-        if (!buf)
-            break;
-        memcpy(buf + LWS_PRE, text, len + 1);
-        conn_send(c, frame_new(buf, len));
-    }
-    free(text);
-}
+/* ----------------------------------------------------------------- leaving */
 
 void tafel_conn_leave(struct tafel_server *srv, struct conn *c)
 {

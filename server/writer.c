@@ -64,36 +64,53 @@ static struct wop *take_batch(struct tafel_writer *wr, size_t *n)
     return head;
 }
 
-static void commit_batch(struct tafel_writer *wr, struct wop *batch, size_t n)
+/* Commit the document ops from @p run up to (not including) @p end in one
+ * transaction with one sync, and serialise their results. */
+static void commit_run(struct tafel_writer *wr, struct wop *run, struct wop *end, size_t n)
 {
-    size_t ndoc = 0;
-    for (struct wop *op = batch; op; op = op->next)
-        if (!op->job)
-            wr->ops[ndoc++] = op->w;
-
+    size_t i = 0;
+    for (struct wop *op = run; op != end; op = op->next)
+        wr->ops[i++] = op->w;
     struct timespec a, b;
     clock_gettime(CLOCK_MONOTONIC, &a);
-    enum tafel_err err = TAFEL_E_OK;
-    if (ndoc)
-        err = tafel_store_write(wr->store, wr->ops, ndoc, tafel_time_now_ms());
+    enum tafel_err err = tafel_store_write(wr->store, wr->ops, n, tafel_time_now_ms());
     clock_gettime(CLOCK_MONOTONIC, &b);
     uint64_t us = (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
     if (err != TAFEL_E_OK)
-        log_error("commit of %zu ops failed: %s", ndoc, tafel_strerror(err));
-
-    size_t i = 0;
-    for (struct wop *op = batch; op; op = op->next) {
-        if (op->job) {
-            /* Jobs commit on their own; they are rare (key administration). */
-            op->job(wr->store, op);
-        } else {
-            op->w = wr->ops[i++];
-            op->batch_err = err;
-        }
-        op->batch_first = op == batch;
+        log_error("commit of %zu ops failed: %s", n, tafel_strerror(err));
+    i = 0;
+    for (struct wop *op = run; op != end; op = op->next) {
+        op->w = wr->ops[i++];
+        op->batch_err = err;
+        op->batch_first = op == run;
         op->batch_size = (unsigned)n;
         op->commit_us = us;
         wr->finish(op, wr->headroom);
+    }
+}
+
+/* A batch in submission order: runs of document ops each commit together;
+ * a job (key administration, a device) runs between them, in its place, so
+ * that a write queued after a key.revoke is checked against the revoked key
+ * inside its own transaction and never commits. */
+static void commit_batch(struct tafel_writer *wr, struct wop *batch)
+{
+    struct wop *op = batch;
+    while (op) {
+        struct wop *run = op;
+        size_t n = 0;
+        while (op && !op->job) {
+            op = op->next;
+            n++;
+        }
+        if (n)
+            commit_run(wr, run, op, n);
+        if (op) {
+            op->job(wr->store, op); /* commits on its own; jobs are rare */
+            op->batch_first = false;
+            wr->finish(op, wr->headroom);
+            op = op->next;
+        }
     }
 }
 
@@ -124,7 +141,7 @@ static void *writer_main(void *arg)
         pthread_mutex_unlock(&wr->mu);
 
         if (batch) {
-            commit_batch(wr, batch, n);
+            commit_batch(wr, batch);
             pthread_mutex_lock(&wr->mu);
             append(&wr->done_head, &wr->done_tail, batch);
             wr->busy = 0;

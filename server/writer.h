@@ -48,9 +48,11 @@ struct wop {
     char kind_name[33];
     char id[TAFEL_ID_MAX + 1];
     char opgave[TAFEL_ID_MAX + 1];
-    int64_t value;                    /* vote, feel */
-    enum tafel_moderation moderation; /* moderate */
-    bool audit_logged;                /* an administrative change: logged too */
+    int64_t value;                        /* vote, feel */
+    enum tafel_moderation moderation;     /* moderate */
+    bool audit_logged;                    /* an administrative change: logged too */
+    char quota_session[TAFEL_ID_MAX + 1]; /* a contribution counted against this session */
+    uint64_t quota_bytes;                 /* ... with this many bytes reserved */
 
     /* jobs */
     wop_job_fn job;

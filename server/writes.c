@@ -23,25 +23,23 @@
 
 /* ---------------------------------------------------------------- helpers */
 
-/* Writes per key: a token bucket of 2 x --write-rate, refilled at the rate.
- * Keyed by actor id, so several connections of one key share it. */
+/* Write rates: token buckets of 2 x rate, refilled at the rate, kept per
+ * key (its actor id), per joined session ("s:" + id) and per peer address
+ * ("a:" + address). Per key alone is not enough: every join is a new actor,
+ * so one join code in many hands would multiply the limit. */
 struct bucket {
-    double tokens;
+    double tokens, rate;
     int64_t ms;
 };
 
-static bool rate_ok(struct tafel_server *srv, struct conn *c)
+static struct bucket *bucket_at(struct tafel_server *srv, const char *key, double rate, int64_t now)
 {
-    double rate = srv->cfg.write_rate;
-    if (rate <= 0)
-        return true;
-    int64_t now = tafel_time_mono_ms();
-    struct bucket *b = strmap_get(srv->buckets, c->actor.id);
+    struct bucket *b = strmap_get(srv->buckets, key);
     if (!b) {
         b = malloc(sizeof(*b));
-        if (!b || !strmap_set(srv->buckets, c->actor.id, b)) {
+        if (!b || !strmap_set(srv->buckets, key, b)) {
             free(b);
-            return false;
+            return NULL;
         }
         b->tokens = 2 * rate;
     } else {
@@ -49,17 +47,48 @@ static bool rate_ok(struct tafel_server *srv, struct conn *c)
         if (b->tokens > 2 * rate)
             b->tokens = 2 * rate;
     }
+    b->rate = rate;
     b->ms = now;
-    if (b->tokens < 1)
-        return false;
-    b->tokens -= 1;
-    return true;
+    return b;
+}
+
+/* NULL when the write may go (a token taken from each bucket), else the
+ * sentence to refuse it with. Tokens are taken only when all have one. */
+static const char *rate_refusal(struct tafel_server *srv, struct conn *c)
+{
+    char skey[TAFEL_ID_MAX + 3], akey[sizeof(c->addr) + 2];
+    snprintf(skey, sizeof(skey), "s:%s", c->actor.session);
+    snprintf(akey, sizeof(akey), "a:%s", c->addr);
+    const struct {
+        const char *key;
+        double rate;
+        const char *refusal;
+    } limits[] = {
+        {c->actor.id, srv->cfg.write_rate, "too many writes; slow down"},
+        {c->actor.session[0] ? skey : NULL, srv->cfg.session_write_rate,
+         "too many writes in this session; slow down"},
+        {akey, srv->cfg.address_write_rate, "too many writes from your network; slow down"},
+    };
+    struct bucket *b[3] = {NULL, NULL, NULL};
+    int64_t now = tafel_time_mono_ms();
+    for (size_t i = 0; i < 3; i++) {
+        if (!limits[i].key || limits[i].rate <= 0)
+            continue;
+        b[i] = bucket_at(srv, limits[i].key, limits[i].rate, now);
+        if (!b[i])
+            return "out of memory";
+        if (b[i]->tokens < 1)
+            return limits[i].refusal;
+    }
+    for (size_t i = 0; i < 3; i++)
+        if (b[i])
+            b[i]->tokens -= 1;
+    return NULL;
 }
 
 struct bucket_sweep {
-    struct tafel_server *srv;
     int64_t now;
-    char (*idle)[TAFEL_ID_MAX + 1];
+    char (*idle)[TAFEL_ID_MAX + 3];
     size_t nidle, cap;
 };
 
@@ -69,21 +98,20 @@ static void find_idle(void *ctx, const char *key, void *val)
     const struct bucket *b = val;
     /* Full again: forgetting it changes nothing. */
     if (bs->nidle < bs->cap &&
-        b->tokens + (double)(bs->now - b->ms) * bs->srv->cfg.write_rate / 1000.0 >=
-            2 * bs->srv->cfg.write_rate)
-        snprintf(bs->idle[bs->nidle++], TAFEL_ID_MAX + 1, "%s", key);
+        b->tokens + (double)(bs->now - b->ms) * b->rate / 1000.0 >= 2 * b->rate)
+        snprintf(bs->idle[bs->nidle++], TAFEL_ID_MAX + 3, "%s", key);
 }
 
 void tafel_rate_sweep(struct tafel_server *srv)
 {
-    char idle[64][TAFEL_ID_MAX + 1];
-    struct bucket_sweep bs = {srv, tafel_time_mono_ms(), idle, 0, 64};
+    char idle[64][TAFEL_ID_MAX + 3];
+    struct bucket_sweep bs = {tafel_time_mono_ms(), idle, 0, 64};
     strmap_each(srv->buckets, find_idle, &bs);
     for (size_t i = 0; i < bs.nidle; i++)
         free(strmap_del(srv->buckets, idle[i]));
 }
 
-static void free_bucket(void *ctx, const char *key, void *val)
+static void free_value(void *ctx, const char *key, void *val)
 {
     (void)ctx, (void)key;
     free(val);
@@ -92,9 +120,101 @@ static void free_bucket(void *ctx, const char *key, void *val)
 void tafel_rate_free(struct tafel_server *srv)
 {
     if (srv->buckets)
-        strmap_each(srv->buckets, free_bucket, NULL);
+        strmap_each(srv->buckets, free_value, NULL);
     strmap_free(srv->buckets);
     srv->buckets = NULL;
+    if (srv->quotas)
+        strmap_each(srv->quotas, free_value, NULL);
+    strmap_free(srv->quotas);
+    srv->quotas = NULL;
+}
+
+/* -------------------------------------------------------- session quotas */
+
+/* What a session holds: its contributions (reflecties) and their stored
+ * bytes, plus what is on its way to the writer. Counted from the store the
+ * first time a session writes after start-up, then kept up to date here. */
+struct quota {
+    uint64_t count, bytes;
+    uint64_t pending_count, pending_bytes;
+};
+
+struct quota_seed {
+    char needle[TAFEL_ID_MAX + 16];
+    struct quota *q;
+};
+
+static bool quota_seed_fn(void *ctx, const char *kind, const char *id, const char *opgave,
+                          const char *json, size_t len)
+{
+    (void)kind, (void)id, (void)opgave;
+    struct quota_seed *qs = ctx;
+    /* Stored text is compact JSON and ids need no escaping, so the member
+     * appears exactly like this, and nowhere inside a string value (whose
+     * quotes are escaped). */
+    if (strstr(json, qs->needle)) {
+        qs->q->count++;
+        qs->q->bytes += len;
+    }
+    return true;
+}
+
+static struct quota *quota_of(struct tafel_server *srv, const char *session, const char *opgave)
+{
+    struct quota *q = strmap_get(srv->quotas, session);
+    if (q)
+        return q;
+    q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    struct quota_seed qs = {{0}, q};
+    snprintf(qs.needle, sizeof(qs.needle), "\"session\":\"%s\"", session);
+    if (tafel_store_list(srv->store, opgave, "reflectie", quota_seed_fn, &qs, NULL) != TAFEL_E_OK ||
+        !strmap_set(srv->quotas, session, q)) {
+        free(q);
+        return NULL;
+    }
+    return q;
+}
+
+/* Reserve room for a new contribution of about @p bytes in @p session;
+ * TAFEL_E_OK, or TAFEL_E_TOO_LARGE with @p info when the session is full. */
+static enum tafel_err quota_reserve(struct tafel_server *srv, const char *session,
+                                    const char *opgave, uint64_t bytes, struct tafel_errinfo *info)
+{
+    uint64_t max_n = srv->cfg.session_max_contributions, max_b = srv->cfg.session_max_bytes;
+    if (!max_n && !max_b)
+        return TAFEL_E_OK;
+    struct quota *q = quota_of(srv, session, opgave);
+    if (!q)
+        return tafel_errinfo_set(info, TAFEL_E_NOMEM, NULL, "out of memory");
+    if ((max_n && q->count + q->pending_count + 1 > max_n) ||
+        (max_b && q->bytes + q->pending_bytes + bytes > max_b)) {
+        log_warn("session %s is full: %llu contributions, %llu bytes", session,
+                 (unsigned long long)q->count, (unsigned long long)q->bytes);
+        return tafel_errinfo_set(info, TAFEL_E_TOO_LARGE, "session",
+                                 "this session is full: it holds as many contributions as it "
+                                 "may (%llu, %llu bytes)",
+                                 (unsigned long long)max_n, (unsigned long long)max_b);
+    }
+    q->pending_count++;
+    q->pending_bytes += bytes;
+    return TAFEL_E_OK;
+}
+
+/* The write reserved for in quota_reserve() is done: count what was stored. */
+static void quota_settle(struct tafel_server *srv, const struct wop *op, bool stored,
+                         uint64_t stored_bytes)
+{
+    struct quota *q = op->quota_session[0] ? strmap_get(srv->quotas, op->quota_session) : NULL;
+    if (!q)
+        return;
+    q->pending_count--;
+    q->pending_bytes -= op->quota_bytes;
+    if (stored) {
+        q->count++;
+        q->bytes += stored_bytes;
+    }
 }
 
 static enum tafel_action action_of(const struct wop *op)
@@ -170,26 +290,27 @@ static void keep_server_fields(enum tafel_kind kind, const json_t *current, json
         json_object_set(proposed, "created_by", cb);
 }
 
-static enum tafel_err apply_interaction(struct wop *op, const struct tafel_actor *a,
-                                        json_t *proposed)
+/* @p w is the store's copy of the op's write (the writer batches copies):
+ * the mark results and decisions live there, not in op->w. */
+static enum tafel_err apply_interaction(struct wop *op, struct tafel_write *w,
+                                        const struct tafel_actor *a, json_t *proposed)
 {
     switch (op->msg) {
     case TAFEL_MSG_VOTE: {
-        json_t *voters = json_object_get(proposed, "voters");
-        json_t *list = voters ? json_deep_copy(voters) : json_array();
-        size_t i, found = (size_t)-1;
-        json_t *v;
-        json_array_foreach(list, i, v)
-        {
-            if (strcmp(json_string_value(v), a->id) == 0)
-                found = i;
+        /* One vote per participant, kept as a mark of its own: the document
+         * holds only the count, so a vote costs the same however many came
+         * before it. */
+        json_int_t votes = json_integer_value(json_object_get(proposed, "votes"));
+        if (op->value && !w->mark_had) {
+            votes++;
+            w->mark_set = true;
+            w->mark_value = 1;
+        } else if (!op->value && w->mark_had) {
+            votes = votes > 0 ? votes - 1 : 0;
+            w->mark_clear = true;
         }
-        if (op->value && found == (size_t)-1)
-            json_array_append_new(list, json_string(a->id));
-        else if (!op->value && found != (size_t)-1)
-            json_array_remove(list, found);
-        json_object_set_new(proposed, "votes", json_integer((json_int_t)json_array_size(list)));
-        json_object_set_new(proposed, "voters", list);
+        json_object_del(proposed, "voters");
+        json_object_set_new(proposed, "votes", json_integer(votes));
         return TAFEL_E_OK;
     }
     case TAFEL_MSG_FEEL: {
@@ -235,7 +356,10 @@ static enum tafel_err fill_created(struct wop *op, const struct tafel_actor *a, 
     json_object_set_new(proposed, "created_by", json_string(a->id));
     switch (op->kind) {
     case TAFEL_KIND_REFLECTIE:
+        /* The role travels with the name: "Wethouder" typed at a join stays
+         * an inwoner's contribution. */
         json_object_set_new(proposed, "author", json_string(a->name));
+        json_object_set_new(proposed, "author_role", json_string(tafel_role_name(a->role)));
         if (a->session[0]) {
             /* Joined by code: contributions belong to that session. */
             const char *s = str_field(proposed, "session");
@@ -263,6 +387,9 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
     struct wop *op = ctx;
     const struct tafel_actor *a = &op->conn->actor;
     struct tafel_errinfo *info = &w->info;
+    /* The hook may run again for the same op: decide afresh. */
+    w->mark_set = w->mark_clear = false;
+    w->redact_history = false;
     const char *opgave = current ? str_field(current, "opgave") : w->opgave;
     bool was_hidden = current && json_is_true(json_object_get(current, "hidden"));
 
@@ -291,14 +418,21 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
         else if (op->msg == TAFEL_MSG_PUT)
             keep_server_fields(op->kind, current, proposed);
         if (err == TAFEL_E_OK)
-            err = apply_interaction(op, a, proposed);
+            err = apply_interaction(op, w, a, proposed);
         if (err == TAFEL_E_OK)
             err = tafel_schema_validate(op->kind, proposed, TAFEL_V_STORED, info);
         if (err != TAFEL_E_OK)
             return err;
     }
     bool hidden = proposed ? json_is_true(json_object_get(proposed, "hidden")) : was_hidden;
-    w->flags = (hidden ? TAFEL_CF_HIDDEN : 0) | (was_hidden ? TAFEL_CF_WAS_HIDDEN : 0);
+    /* Hidden now: what the change log held of it before goes, so that no
+     * replay hands out what a moderator took away (restoring it writes the
+     * whole document again). A delete strips it in the store anyway. */
+    w->redact_history = hidden && !was_hidden;
+    bool redacts = w->redact_history || w->op == TAFEL_OP_DELETE;
+    bool secret = proposed && json_object_get(proposed, "join_code");
+    w->flags = (hidden ? TAFEL_CF_HIDDEN : 0) | (was_hidden ? TAFEL_CF_WAS_HIDDEN : 0) |
+               (secret ? TAFEL_CF_SECRET : 0) | (redacts ? TAFEL_CF_REDACTS : 0);
     /* The store may run the hook again (after growing the map): keep only
      * the last call's view. */
     json_decref(op->prev);
@@ -351,21 +485,41 @@ static void finish_doc(struct wop *op, size_t headroom)
         json_decref(extra);
         return;
     }
-    const json_t *doc = w->stored ? w->stored : op->prev;
-    char *text = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
     json_t *f = json_pack("{s:s, s:I, s:I}", "id", w->new_id, "rev", (json_int_t)w->new_rev, "seq",
                           (json_int_t)w->seq);
     if (f && w->stored)
         json_object_set(f, "doc", w->stored);
+    if (f && op->msg == TAFEL_MSG_VOTE)
+        json_object_set_new(f, "voted", json_boolean(op->value != 0));
     op->reply = f ? tafel_msg_ok(op->req, f, headroom, &op->reply_len) : NULL;
     json_decref(f);
+    if (w->op == TAFEL_OP_DELETE) {
+        /* A delete says which document went, never what it held. */
+        op->event_full = event_delete_stub(op, headroom, &op->event_full_len);
+        return;
+    }
+    char *text = w->stored ? json_dumps(w->stored, JSON_COMPACT) : NULL;
     if (text) {
-        op->event_full = tafel_msg_event(w->seq, op->w.op == TAFEL_OP_DELETE ? "delete" : "put",
-                                         text, strlen(text), headroom, &op->event_full_len);
+        op->event_full =
+            tafel_msg_event(w->seq, "put", text, strlen(text), headroom, &op->event_full_len);
         free(text);
     }
-    if ((w->flags & TAFEL_CF_HIDDEN) && !(w->flags & TAFEL_CF_WAS_HIDDEN))
+    if ((w->flags & TAFEL_CF_HIDDEN) && !(w->flags & TAFEL_CF_WAS_HIDDEN)) {
         op->event_redacted = event_delete_stub(op, headroom, &op->event_redacted_len);
+    } else if ((w->flags & TAFEL_CF_SECRET) && w->stored) {
+        /* Those who may not see the join code get the session without it. */
+        json_t *open = json_copy(w->stored); /* shallow: only join_code goes */
+        char *open_text = NULL;
+        if (open) {
+            json_object_del(open, "join_code");
+            open_text = json_dumps(open, JSON_COMPACT);
+            json_decref(open);
+        }
+        if (open_text)
+            op->event_redacted = tafel_msg_event(w->seq, "put", open_text, strlen(open_text),
+                                                 headroom, &op->event_redacted_len);
+        free(open_text);
+    }
 }
 
 void tafel_writer_finish(struct wop *op, size_t headroom)
@@ -381,6 +535,19 @@ void tafel_writer_finish(struct wop *op, size_t headroom)
 }
 
 /* ----------------------------------------------------- back in the loop */
+
+/* A full disk refuses every write until space is freed: say so once in the
+ * log and in /healthz, and again when writes succeed. */
+static void storage_outcome(struct tafel_server *srv, enum tafel_err err)
+{
+    if (err == TAFEL_E_NO_SPACE && !srv->storage_full) {
+        log_error("writes refused: no space left on device for %s", srv->cfg.data_dir);
+        srv->storage_full = true;
+    } else if (srv->storage_full && (err == TAFEL_E_OK || err == TAFEL_E_CONFLICT)) {
+        log_info("writes succeed again: the data directory has space");
+        srv->storage_full = false;
+    }
+}
 
 void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
 {
@@ -399,6 +566,12 @@ void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
             h++;
         m->commit_us_hist[h]++;
     }
+    enum tafel_err outcome = op->job ? op->job_err.code : op->batch_err;
+    storage_outcome(srv, outcome);
+    if (op->job && op->msg == TAFEL_MSG_JOIN) {
+        tafel_join_finish(srv, op); /* sends the reply itself */
+        return;
+    }
     if (op->reply) {
         conn_send(op->conn, frame_new(op->reply, op->reply_len));
         op->reply = NULL;
@@ -406,18 +579,24 @@ void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
         reply_error(op->conn, op->req, TAFEL_E_NOMEM, NULL, NULL);
     }
     if (op->job) {
-        if (op->msg == TAFEL_MSG_KEY_REVOKE && op->job_err.code == TAFEL_E_OK)
-            tafel_close_key(srv, str_field(op->job_args, "key_id"), 4403, "access key revoked");
+        if (op->msg == TAFEL_MSG_KEY_REVOKE && op->job_err.code == TAFEL_E_OK) {
+            size_t i;
+            json_t *v;
+            json_array_foreach(json_object_get(op->job_result, "revoked"), i, v)
+                tafel_close_key(srv, json_string_value(v), 4403, "access key revoked");
+        }
         return;
     }
-    if (op->batch_err != TAFEL_E_OK || op->w.result != TAFEL_E_OK) {
+    bool stored = op->batch_err == TAFEL_E_OK && op->w.result == TAFEL_E_OK;
+    quota_settle(srv, op, stored, op->event_full_len);
+    if (!stored) {
         m->rejected_ops++;
         return;
     }
     m->committed_ops++;
     const json_t *doc = op->w.stored ? op->w.stored : op->prev;
-    hub_append(srv, op->w.seq, str_field(doc, "opgave"), op->kind, op->w.flags, op->event_full,
-               op->event_full_len, op->event_redacted, op->event_redacted_len);
+    hub_append(srv, op->w.seq, str_field(doc, "opgave"), op->kind, op->w.new_id, op->w.flags,
+               op->event_full, op->event_full_len, op->event_redacted, op->event_redacted_len);
     op->event_full = op->event_redacted = NULL;
     if (op->msg == TAFEL_MSG_SESSION_CLOSE ||
         (op->kind == TAFEL_KIND_SESSIE && op->w.op == TAFEL_OP_DELETE))
@@ -466,8 +645,9 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
 {
     struct tafel_errinfo info;
     tafel_errinfo_clear(&info);
-    if (!rate_ok(srv, c)) {
-        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, "too many writes; slow down");
+    const char *refusal = rate_refusal(srv, c);
+    if (refusal) {
+        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, refusal);
         return;
     }
     struct wop *op = wop_new(c, r);
@@ -485,6 +665,10 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     w->kind = op->kind_name;
     w->id = r->id ? op->id : NULL;
     w->actor = c->actor.id;
+    /* Checked again inside the transaction: a write in flight when its key
+     * is revoked does not commit. */
+    w->key_id = c->actor.key_id[0] ? c->actor.key_id : NULL;
+    w->mark = r->type == TAFEL_MSG_VOTE ? c->actor.id : NULL;
     w->check = wop_check;
     w->check_ctx = op;
     w->audit_action = audit_action_of(r->type, r->kind);
@@ -529,6 +713,20 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
                              str_field(cur, "opgave"), &info);
         json_decref(cur);
     }
+    if (err == TAFEL_E_OK && r->type == TAFEL_MSG_PUT && !r->id &&
+        r->kind == TAFEL_KIND_REFLECTIE) {
+        /* A contribution to a session counts against that session's quota:
+         * one join code must not be able to fill the disk. */
+        const char *session = c->actor.session[0] ? c->actor.session : str_field(r->doc, "session");
+        if (session) {
+            size_t bytes = json_dumpb(r->doc, NULL, 0, JSON_COMPACT);
+            err = quota_reserve(srv, session, op->opgave, bytes, &info);
+            if (err == TAFEL_E_OK) {
+                snprintf(op->quota_session, sizeof(op->quota_session), "%s", session);
+                op->quota_bytes = bytes;
+            }
+        }
+    }
     if (err != TAFEL_E_OK) {
         conn_send_error(c, r->req, &info, NULL);
         wop_free(op, conn_unref);
@@ -545,13 +743,13 @@ static void key_create_job(tafel_store *st, struct wop *op)
     const json_t *a = op->job_args;
     char secret[TAFEL_KEY_STRLEN + 1], key_id[TAFEL_ID_MAX + 1];
     int64_t now = tafel_time_now_ms();
-    json_int_t expires_in = json_integer_value(json_object_get(a, "expires_in"));
-    int64_t expires = expires_in > 0 ? now + (int64_t)expires_in * 1000 : 0;
+    int64_t expires = (int64_t)json_integer_value(json_object_get(a, "expires_ms"));
     enum tafel_err err = tafel_store_key_create(
         st, str_field(a, "role"), json_object_get(a, "opgaven"), str_field(a, "label"), expires,
         op->conn->actor.id, now, secret, key_id);
     if (err != TAFEL_E_OK) {
-        tafel_errinfo_set(&op->job_err, err, NULL, "%s", tafel_strerror(err));
+        tafel_errinfo_set(&op->job_err, err, err == TAFEL_E_TOO_LARGE ? "label" : NULL, "%s",
+                          tafel_strerror(err));
         return;
     }
     char ts[TAFEL_TIME_STRLEN];
@@ -562,17 +760,23 @@ static void key_create_job(tafel_store *st, struct wop *op)
 
 static void key_revoke_job(tafel_store *st, struct wop *op)
 {
-    enum tafel_err err = tafel_store_key_revoke(st, str_field(op->job_args, "key_id"),
-                                                op->conn->actor.id, tafel_time_now_ms());
+    json_t *revoked = NULL;
+    bool cascade = json_is_true(json_object_get(op->job_args, "cascade"));
+    enum tafel_err err =
+        tafel_store_key_revoke(st, str_field(op->job_args, "key_id"), op->conn->actor.id,
+                               tafel_time_now_ms(), cascade, &revoked);
     if (err != TAFEL_E_OK)
         tafel_errinfo_set(&op->job_err, err, err == TAFEL_E_NOT_FOUND ? "key_id" : NULL, "%s",
                           err == TAFEL_E_NOT_FOUND ? "no such key" : tafel_strerror(err));
     else
-        op->job_result = json_pack("{s:O}", "key_id", json_object_get(op->job_args, "key_id"));
+        op->job_result = json_pack("{s:O, s:o}", "key_id", json_object_get(op->job_args, "key_id"),
+                                   "revoked", revoked ? revoked : json_array());
+    if (err != TAFEL_E_OK)
+        json_decref(revoked);
 }
 
-static void submit_job(struct tafel_server *srv, struct conn *c, struct tafel_request *r,
-                       wop_job_fn job, json_t *args)
+void tafel_submit_job(struct tafel_server *srv, struct conn *c, const struct tafel_request *r,
+                      wop_job_fn job, json_t *args)
 {
     struct wop *op = wop_new(c, r);
     if (!op || !args) {
@@ -589,52 +793,59 @@ static void submit_job(struct tafel_server *srv, struct conn *c, struct tafel_re
 void handle_key_create(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
 {
     const struct tafel_actor *a = &c->actor;
-    if (a->role == TAFEL_ROLE_OPGAVELEIDER) {
-        /* An opgaveleider invites partners, inwoners and observers to its
-         * own opgaven only. */
-        if (r->role != TAFEL_ROLE_PARTNER && r->role != TAFEL_ROLE_INWONER &&
-            r->role != TAFEL_ROLE_WAARNEMER) {
-            reply_error(c, r->req, TAFEL_E_FORBIDDEN, "role",
-                        "an opgaveleider creates partner, inwoner and waarnemer keys only");
-            return;
-        }
-        if (!json_is_array(r->opgaven) || json_array_size(r->opgaven) == 0) {
-            reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven",
-                        "an opgaveleider's keys name its own opgaven");
-            return;
-        }
-        size_t i;
-        json_t *v;
-        json_array_foreach(r->opgaven, i, v)
-        {
-            if (!tafel_actor_sees_opgave(a, json_string_value(v))) {
-                reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven", "not one of your opgaven");
-                return;
-            }
-        }
+    if (a->role == TAFEL_ROLE_OPGAVELEIDER && r->role != TAFEL_ROLE_PARTNER &&
+        r->role != TAFEL_ROLE_INWONER && r->role != TAFEL_ROLE_WAARNEMER) {
+        /* An opgaveleider invites partners, inwoners and observers. */
+        reply_error(c, r->req, TAFEL_E_FORBIDDEN, "role",
+                    "an opgaveleider creates partner, inwoner and waarnemer keys only");
+        return;
     }
-    json_t *args =
-        json_pack("{s:s, s:O, s:s, s:I}", "role", tafel_role_name(r->role), "opgaven", r->opgaven,
-                  "label", r->label, "expires_in", (json_int_t)r->expires_in);
+    if ((a->scope || a->role == TAFEL_ROLE_OPGAVELEIDER) &&
+        (!json_is_array(r->opgaven) || json_array_size(r->opgaven) == 0)) {
+        /* A key scoped to some opgaven (of any role) makes keys for those
+         * opgaven only: never one wider than itself. */
+        reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven",
+                    "name the opgaven of the new key; they must be yours");
+        return;
+    }
+    if (!tafel_actor_covers(a, r->opgaven)) {
+        reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven", "not one of your opgaven");
+        return;
+    }
+    /* A key lives no longer than the key that made it. */
+    int64_t expires = r->expires_in ? tafel_time_now_ms() + r->expires_in * 1000 : 0;
+    if (a->expires_ms && (!expires || expires > a->expires_ms))
+        expires = a->expires_ms;
+    json_t *args = json_pack("{s:s, s:O, s:s, s:I}", "role", tafel_role_name(r->role), "opgaven",
+                             r->opgaven, "label", r->label, "expires_ms", (json_int_t)expires);
     log_info("conn=%llu key.create role=%s", (unsigned long long)c->id, tafel_role_name(r->role));
-    submit_job(srv, c, r, key_create_job, args);
+    tafel_submit_job(srv, c, r, key_create_job, args);
 }
 
 void handle_key_revoke(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
 {
-    if (c->actor.role != TAFEL_ROLE_BEHEERDER) {
+    const struct tafel_actor *a = &c->actor;
+    if (a->role != TAFEL_ROLE_BEHEERDER || a->scope) {
+        /* An opgaveleider revokes what it made; a scoped beheerder what lies
+         * inside its scope. Outside it, a key does not exist for them. */
         struct tafel_key_info k;
         memset(&k, 0, sizeof(k));
         enum tafel_err err = tafel_store_key_get(srv->store, r->key_id, &k);
-        bool mine = err == TAFEL_E_OK && strcmp(k.created_by, c->actor.id) == 0;
+        bool inside = err == TAFEL_E_OK && tafel_actor_covers(a, k.opgaven);
+        bool mine = err == TAFEL_E_OK && strcmp(k.created_by, a->id) == 0;
         tafel_key_info_free(&k);
-        if (!mine) {
-            reply_error(
-                c, r->req, err == TAFEL_E_OK ? TAFEL_E_FORBIDDEN : TAFEL_E_NOT_FOUND, "key_id",
-                err == TAFEL_E_OK ? "an opgaveleider revokes only keys it created" : "no such key");
+        if (!inside) {
+            reply_error(c, r->req, TAFEL_E_NOT_FOUND, "key_id", "no such key");
+            return;
+        }
+        if (a->role != TAFEL_ROLE_BEHEERDER && !mine) {
+            reply_error(c, r->req, TAFEL_E_FORBIDDEN, "key_id",
+                        "an opgaveleider revokes only keys it created");
             return;
         }
     }
-    log_info("conn=%llu key.revoke key=%s", (unsigned long long)c->id, r->key_id);
-    submit_job(srv, c, r, key_revoke_job, json_pack("{s:s}", "key_id", r->key_id));
+    log_info("conn=%llu key.revoke key=%s%s", (unsigned long long)c->id, r->key_id,
+             r->cascade ? " cascade" : "");
+    tafel_submit_job(srv, c, r, key_revoke_job,
+                     json_pack("{s:s, s:b}", "key_id", r->key_id, "cascade", r->cascade != 0));
 }

@@ -10,10 +10,12 @@
  * Nothing here decides what a request means or who may make it.
  */
 #include <libwebsockets.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "hub.h"
 #include "server.h"
@@ -70,16 +72,27 @@ void conn_ref(struct conn *c)
     c->refs++;
 }
 
-void conn_unref(struct conn *c)
+/* Drop what is still queued to @p c (its socket is gone). */
+static void conn_drop_queue(struct tafel_server *srv, struct conn *c)
 {
-    if (!c || --c->refs > 0)
-        return;
     while (c->q_head) {
         struct frame *f = c->q_head;
         c->q_head = f->next;
         frame_free(f);
     }
+    c->q_tail = NULL;
+    if (srv)
+        srv->queued_bytes -= c->q_bytes;
+    c->q_bytes = 0;
+}
+
+void conn_unref(struct conn *c)
+{
+    if (!c || --c->refs > 0)
+        return;
+    conn_drop_queue(NULL, c); /* empty since ws_closed(); kept for safety */
     json_decref(c->backlog.req);
+    json_decref(c->refuse_req);
     json_decref(c->actor.scope);
     tafel_assembler_free(&c->rx);
     free(c->subs);
@@ -132,9 +145,18 @@ void conn_send(struct conn *c, struct frame *f)
         return;
     }
     struct tafel_server *srv = server_of(c->wsi);
-    if (c->q_bytes + f->len > srv->cfg.max_queue_bytes) {
+    /* One connection may queue max_queue_bytes; all together at most
+     * max_queued_bytes, so that no set of clients that never read can grow
+     * the server without bound. Over the global budget, a connection that
+     * still has output waiting is the one that does not read: it goes. */
+    bool over_own = c->q_bytes + f->len > srv->cfg.max_queue_bytes;
+    bool over_all = c->q_bytes && srv->queued_bytes + f->len > srv->cfg.max_queued_bytes;
+    if (over_own || over_all) {
         frame_free(f);
         srv->m.slow_disconnects++;
+        if (over_all && !over_own)
+            log_warn("conn=%llu closed: --max-queued-bytes %zu reached", (unsigned long long)c->id,
+                     srv->cfg.max_queued_bytes);
         conn_close(c, 4408, "slow consumer: reconnect with since");
         return;
     }
@@ -144,6 +166,7 @@ void conn_send(struct conn *c, struct frame *f)
         c->q_head = f;
     c->q_tail = f;
     c->q_bytes += f->len;
+    srv->queued_bytes += f->len;
     conn_want_write(c);
 }
 
@@ -175,9 +198,11 @@ static void for_each_conn_close(struct tafel_server *srv,
     }
 }
 
+/* Every connection signed in with the key, whatever its role: an inwoner-role
+ * key is a key like any other. Joined inwoners have no key. */
 static bool conn_has_key(struct conn *c, const char *key_id)
 {
-    return c->actor.role != TAFEL_ROLE_INWONER && strcmp(c->actor.id, key_id) == 0;
+    return c->actor.key_id[0] && strcmp(c->actor.key_id, key_id) == 0;
 }
 
 static bool conn_in_session(struct conn *c, const char *session)
@@ -226,6 +251,29 @@ static int http_respond(struct lws *wsi, struct pss *pss, unsigned status, const
     return 0;
 }
 
+/* Serve @p uri from the web root: only a regular file whose real path lies
+ * inside the root, so that a symlink (or anything else) cannot hand out a
+ * file from elsewhere; no dot-files. Everything else is 404. */
+static int serve_file(struct lws *wsi, struct tafel_server *srv, const char *uri)
+{
+    char path[PATH_MAX], real[PATH_MAX];
+    size_t rlen = srv->web_root ? strlen(srv->web_root) : 0;
+    struct stat sb;
+    bool ok = rlen && uri[0] == '/' && !strstr(uri, "/.");
+    if (ok) {
+        const char *tail = uri[strlen(uri) - 1] == '/' ? "index.html" : "";
+        int n = snprintf(path, sizeof(path), "%s%s%s", srv->web_root, uri, tail);
+        ok = n > 0 && (size_t)n < sizeof(path) && realpath(path, real) &&
+             strncmp(real, srv->web_root, rlen) == 0 && real[rlen] == '/' && stat(real, &sb) == 0 &&
+             S_ISREG(sb.st_mode);
+    }
+    if (!ok)
+        return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
+    const char *mime = lws_get_mimetype(real, NULL);
+    int n = lws_serve_http_file(wsi, real, mime ? mime : "application/octet-stream", NULL, 0);
+    return (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) ? -1 : 0;
+}
+
 static int http_request(struct lws *wsi, struct pss *pss)
 {
     struct tafel_server *srv = server_of(wsi);
@@ -233,10 +281,14 @@ static int http_request(struct lws *wsi, struct pss *pss)
     if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) <= 0)
         return lws_return_http_status(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, NULL) ? -1 : 0;
     if (strcmp(uri, "/healthz") == 0) {
-        char body[96];
-        snprintf(body, sizeof(body), "{\"status\":\"%s\",\"seq\":%llu}\n",
-                 srv->draining ? "draining" : "ok", (unsigned long long)hub_seq(srv->hub));
-        return http_respond(wsi, pss, srv->draining ? 503 : 200, "application/json", body);
+        /* A full disk refuses every write: a load balancer or monitor must
+         * see it, not only the clients whose writes fail. */
+        const char *status = srv->draining ? "draining" : srv->storage_full ? "no_space" : "ok";
+        char body[128];
+        snprintf(body, sizeof(body), "{\"status\":\"%s\",\"seq\":%llu}\n", status,
+                 (unsigned long long)hub_seq(srv->hub));
+        return http_respond(wsi, pss, strcmp(status, "ok") == 0 ? 200 : 503, "application/json",
+                            body);
     }
     if (strcmp(uri, "/metrics") == 0) {
         char *text = tafel_metrics_render(srv);
@@ -249,12 +301,9 @@ static int http_request(struct lws *wsi, struct pss *pss)
     if (strncmp(uri, "/join/", 6) == 0) {
         /* A join URL (from a QR code) opens the page, which reads the code
          * from its own location. */
-        char path[1024];
-        snprintf(path, sizeof(path), "%s/index.html", srv->cfg.web_dir);
-        int n = lws_serve_http_file(wsi, path, "text/html", NULL, 0);
-        return (n < 0 || (n > 0 && lws_http_transaction_completed(wsi))) ? -1 : 0;
+        return serve_file(wsi, srv, "/index.html");
     }
-    return lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL) ? -1 : 0;
+    return serve_file(wsi, srv, uri);
 }
 
 static int http_writeable(struct lws *wsi, struct pss *pss)
@@ -290,7 +339,9 @@ static int ws_filter(struct lws *wsi)
         for (size_t i = 0; i < srv->cfg.norigins; i++)
             ok |= strcmp(buf, srv->cfg.origins[i]) == 0;
         if (!ok) {
-            log_info("refused a connection from origin %.100s", buf);
+            char esc[4 * 100 + 1];
+            log_info("refused a connection from origin %s",
+                     tafel_log_escape(buf, esc, sizeof(esc)));
             return 1;
         }
     }
@@ -344,6 +395,7 @@ static void ws_closed(struct lws *wsi, struct pss *pss)
         c->next->prev = c->prev;
     c->prev = c->next = NULL;
     srv->m.connections_open--;
+    conn_drop_queue(srv, c);
     if (!c->close_code) /* else conn_close() did it */
         tafel_conn_leave(srv, c);
     log_debug("conn=%llu closed", (unsigned long long)c->id);
@@ -361,11 +413,16 @@ static void ws_message(struct tafel_server *srv, struct conn *c, const char *buf
     if (err == TAFEL_E_BAD_UTF8) {
         conn_close(c, LWS_CLOSE_STATUS_INVALID_PAYLOAD, "invalid UTF-8");
     } else if (err != TAFEL_E_OK) {
-        /* Before hello/join anything malformed is simply "not signed in". */
-        if (!c->authed)
+        /* Before hello/join anything malformed is simply "not signed in",
+         * except a join whose display name cannot be shown as it is: that
+         * person is told so, and may try another name until the hello
+         * timeout. */
+        const char *type = json_string_value(json_object_get(r.root, "type"));
+        bool signing_in = type && strcmp(type, "join") == 0 && strcmp(info.field, "name") == 0;
+        if (!c->authed && !signing_in)
             tafel_errinfo_set(&info, TAFEL_E_UNAUTHORIZED, NULL, "send hello or join first");
         conn_send_error(c, r.req, &info, NULL);
-        if (!c->authed)
+        if (!c->authed && !signing_in)
             conn_close(c, 4401, "unauthorized");
     } else {
         tafel_handle_request(srv, c, &r);
@@ -423,6 +480,7 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
             struct frame *f = c->q_head;
             c->q_head = f->next;
             c->q_bytes -= f->len;
+            srv->queued_bytes -= f->len;
             used += hub_frame_header(out + used, f->len);
             memcpy(out + used, f->buf + LWS_PRE, f->len);
             used += f->len;
@@ -443,6 +501,7 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
         if (!c->q_head)
             c->q_tail = NULL;
         c->q_bytes -= f->len;
+        srv->queued_bytes -= f->len;
         int n = lws_write(wsi, (unsigned char *)f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
         frame_free(f);
         if (n < 0)
@@ -457,9 +516,11 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
         return -1;
     }
     if (c->backlog.active) {
-        if (tafel_backlog_step(srv, c) < 0)
+        int n = tafel_backlog_step(srv, c);
+        if (n < 0)
             return -1;
-        lws_callback_on_writable(wsi);
+        if (n > 0)
+            lws_callback_on_writable(wsi);
         return 0;
     }
     int n = hub_deliver(srv, c);
@@ -554,6 +615,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
     struct tafel_server *srv = lws_context_user(signal_ctx);
     tafel_sweep(srv);
     tafel_rate_sweep(srv);
+    tafel_presence_flush(srv, false);
     drain_step(srv);
     lws_sul_schedule(srv->ctx, 0, &sweep_sul, sweep_cb, 250 * LWS_US_PER_MS);
 }
@@ -591,22 +653,8 @@ int tafel_server_run(struct tafel_server *srv)
      * after 60 s without an answer. */
     static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 30,
                                                .secs_since_valid_hangup = 60};
-    struct lws_http_mount mounts[4];
-    memset(mounts, 0, sizeof(mounts));
-    static const char *const dynamic[] = {"/healthz", "/metrics", "/join"};
-    for (int i = 0; i < 3; i++) {
-        mounts[i].mount_next = &mounts[i + 1];
-        mounts[i].mountpoint = dynamic[i];
-        mounts[i].mountpoint_len = (unsigned char)strlen(dynamic[i]);
-        mounts[i].origin = "http";
-        mounts[i].origin_protocol = LWSMPRO_CALLBACK;
-    }
-    mounts[3].mountpoint = "/";
-    mounts[3].mountpoint_len = 1;
-    mounts[3].origin = srv->cfg.web_dir;
-    mounts[3].def = "index.html";
-    mounts[3].origin_protocol = LWSMPRO_FILE;
-
+    /* No mounts: every HTTP request comes to http_request(), which serves
+     * the page's files itself (see serve_file). */
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_bridge);
 
     struct lws_context_creation_info info;
@@ -614,7 +662,6 @@ int tafel_server_run(struct tafel_server *srv)
     info.port = srv->cfg.port;
     info.iface = srv->cfg.host;
     info.protocols = protocols;
-    info.mounts = mounts;
     info.user = srv;
     info.retry_and_idle_policy = &idle_policy;
     info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
@@ -634,9 +681,13 @@ int tafel_server_run(struct tafel_server *srv)
     }
     signal_ctx = srv->ctx;
     int rc = 1;
+    srv->web_root = realpath(srv->cfg.web_dir, NULL);
+    if (!srv->web_root)
+        log_warn("web directory %s not found: the page will not be served", srv->cfg.web_dir);
     srv->hub = hub_new(srv->store, srv->cfg.ring_size);
     srv->buckets = strmap_new();
-    srv->writer = srv->hub && srv->buckets
+    srv->quotas = strmap_new();
+    srv->writer = srv->hub && srv->buckets && srv->quotas
                       ? tafel_writer_start(srv->store, srv->ctx, tafel_writer_finish, LWS_PRE, 1024)
                       : NULL;
     if (!srv->writer) {
@@ -675,5 +726,8 @@ cleanup:
     hub_free(srv->hub);
     srv->hub = NULL;
     tafel_rate_free(srv);
+    tafel_presence_free(srv);
+    free(srv->web_root);
+    srv->web_root = NULL;
     return rc;
 }
