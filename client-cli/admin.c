@@ -127,20 +127,38 @@ static enum cli_exit key_list(struct cli *cli, struct cli_args *a)
     return rc;
 }
 
+/* `key revoke ID [--cascade]`: with --cascade the server also revokes,
+ * recursively, the keys this key created; `revoked` lists every key id the
+ * call revoked, and each is printed. */
 static enum cli_exit key_revoke(struct cli *cli, struct cli_args *a)
 {
+    bool bad = false;
+    bool cascade = cli_flag(cli, a, "cascade", &bad);
+    if (bad)
+        return CLI_EXIT_USAGE;
     if (a->npos != 3 || cli_opt_unused(a))
         return cli_usage(cli, a->npos < 3 ? T_MISSING_ARG : T_TOO_MANY_ARGS,
-                         "tafel key revoke KEY_ID");
+                         "tafel key revoke KEY_ID [--cascade]");
+    json_t *msg = json_pack("{ss ss}", "type", "key.revoke", "key_id", a->pos[2]);
+    if (msg && cascade)
+        json_object_set_new(msg, "cascade", json_true());
     json_t *reply;
-    enum cli_exit rc =
-        send_msg(cli, json_pack("{ss ss}", "type", "key.revoke", "key_id", a->pos[2]), &reply);
+    enum cli_exit rc = send_msg(cli, msg, &reply);
     if (rc == CLI_EXIT_OK && cli->json) {
         json_object_del(reply, "type");
         json_object_del(reply, "req");
         out_json(reply);
     } else if (rc == CLI_EXIT_OK) {
-        printf("%s: %s\n", tr(cli, T_KEY_REVOKED_OK), a->pos[2]);
+        const json_t *revoked = json_object_get(reply, "revoked");
+        size_t i;
+        const json_t *id;
+        json_array_foreach(revoked, i, id)
+        {
+            if (json_is_string(id))
+                printf("%s: %s\n", tr(cli, T_KEY_REVOKED_OK), json_string_value(id));
+        }
+        if (!json_is_array(revoked)) /* a server without the list: the one asked for */
+            printf("%s: %s\n", tr(cli, T_KEY_REVOKED_OK), a->pos[2]);
     }
     json_decref(reply);
     return rc;
@@ -149,6 +167,9 @@ static enum cli_exit key_revoke(struct cli *cli, struct cli_args *a)
 enum cli_exit cmd_key(struct cli *cli, struct cli_args *a)
 {
     const char *verb = a->npos >= 2 ? a->pos[1] : "";
+    bool bad = false;
+    if (strcmp(verb, "revoke") != 0 && cli_flag(cli, a, "cascade", &bad))
+        return bad ? CLI_EXIT_USAGE : cli_usage(cli, T_UNKNOWN_OPTION, "--cascade");
     if (strcmp(verb, "create") == 0 && a->npos == 2)
         return key_create(cli, a);
     if (strcmp(verb, "list") == 0)

@@ -67,10 +67,10 @@ enum cli_lang { CLI_NL, CLI_EN };
       "check TAFEL_URL (or --url) and that tafeld is running")                                   \
     X(T_HINT_TIMEOUT, "de server antwoordt niet; probeer het later of verhoog --timeout",        \
       "the server does not answer; try later or raise --timeout")                                \
-    X(T_HINT_NO_URL, "zet TAFEL_URL, geef --url of meld aan met 'tafel login URL SLEUTEL'",      \
-      "set TAFEL_URL, pass --url or sign in with 'tafel login URL KEY'")                         \
-    X(T_HINT_NO_KEY, "zet TAFEL_KEY, geef --key of meld aan met 'tafel login URL SLEUTEL'",      \
-      "set TAFEL_KEY, pass --key or sign in with 'tafel login URL KEY'")                         \
+    X(T_HINT_NO_URL, "zet TAFEL_URL, geef --url of meld aan met 'tafel login URL'",              \
+      "set TAFEL_URL, pass --url or sign in with 'tafel login URL'")                             \
+    X(T_HINT_NO_KEY, "zet TAFEL_KEY, geef --key of meld aan met 'tafel login URL'",              \
+      "set TAFEL_KEY, pass --key or sign in with 'tafel login URL'")                             \
     X(T_HINT_REVOKED, "vraag de beheerder om een nieuwe sleutel",                                \
       "ask the beheerder for a new key")                                                         \
     X(T_HINT_UNKNOWN_KEY, "controleer TAFEL_KEY of meld opnieuw aan met 'tafel login'",          \
@@ -115,6 +115,18 @@ enum cli_lang { CLI_NL, CLI_EN };
     X(T_OUT_OF_MEMORY, "onvoldoende geheugen", "out of memory")                                  \
     X(T_PROTOCOL, "onverwacht antwoord van de server", "unexpected answer from the server")      \
     X(T_CONFIG, "kan de instellingen niet bewaren", "cannot save the settings")                  \
+    X(T_KEY_AS_ARG,                                                                              \
+      "geef de sleutel niet mee op de opdrachtregel (dan staat hij in de proceslijst "           \
+      "en in de shellgeschiedenis)",                                                             \
+      "do not put the key on the command line (it would show in the process list "               \
+      "and in the shell history)")                                                               \
+    X(T_HINT_KEY_AS_ARG,                                                                         \
+      "typ 'tafel login URL' en dan de sleutel (die u niet ziet), "                              \
+      "of geef hem via TAFEL_KEY of stdin",                                                      \
+      "run 'tafel login URL' and type the key (it is not shown), "                               \
+      "or pass it in TAFEL_KEY or on stdin")                                                     \
+    X(T_KEY_PROMPT, "Toegangssleutel (wordt niet getoond): ", "Access key (not shown): ")        \
+    X(T_NO_KEY_READ, "geen sleutel gelezen", "no key read")                                      \
     X(T_BAD_URL, "ongeldige URL (verwacht ws://HOST:POORT/ws of wss://...)",                     \
       "invalid URL (expected ws://HOST:PORT/ws or wss://...)")                                   \
     X(T_BAD_DURATION, "ongeldige duur (verwacht bv. 30d, 12h, 90m, 3600s)",                      \
@@ -161,6 +173,8 @@ enum cli_lang { CLI_NL, CLI_EN };
     X(T_SNAPSHOT, "momentopname", "snapshot")                                                    \
     X(T_DOCUMENTS, "documenten", "documents")                                                    \
     X(T_PRESENT, "aanwezig in sessie", "present in session")                                     \
+    X(T_ARRIVED, "aan tafel", "arrived")                                                         \
+    X(T_LEFT, "weg", "left")                                                                     \
     X(T_REPORT_TOO_BIG, "rapport onvolledig: meer documenten dan de server in een lijst geeft",  \
       "report incomplete: more documents than the server lists at once")                         \
     X(T_BAD_FORMAT, "onbekend formaat (md, html of json)", "unknown format (md, html or json)")  \
@@ -205,6 +219,7 @@ enum cli_lang { CLI_NL, CLI_EN };
     X(T_R_LOWEST, "Laagste punt", "Lowest point")                                                \
     X(T_R_STORIES, "Succesverhalen", "Success stories")                                          \
     X(T_R_LESSONS, "Geleerde lessen", "Lessons learned")                                         \
+    X(T_R_INWONER, "inwoner", "resident")                                                        \
     X(T_R_NOTHING, "Nog niets vastgelegd.", "Nothing recorded yet.")
 
 enum cli_text {
@@ -242,6 +257,11 @@ const char *cli_opt(struct cli *cli, struct cli_args *a, const char *name, bool 
 /** @brief The @p i-th occurrence of a repeatable option (marks it used). */
 const char *cli_opt_nth(struct cli_args *a, const char *name, size_t i);
 
+/** @brief True if the flag @p name (an option without a value, like
+ *  --cascade) was given; marks it used. `--name=value` is a usage error
+ *  recorded through @p cli (then *bad). */
+bool cli_flag(struct cli *cli, struct cli_args *a, const char *name, bool *bad);
+
 /** @brief The first option the command did not take, or NULL. */
 const struct cli_opt *cli_opt_unused(const struct cli_args *a);
 
@@ -253,9 +273,10 @@ struct tafel_conn;
 struct cli {
     const char *url; /* --url, TAFEL_URL or the config file */
     const char *key;
-    const char *ca; /* --ca FILE or TAFEL_CA: the CA for wss:// */
-    bool json;      /* --json: machine output */
-    bool help;      /* --help given after a command */
+    bool key_option; /* the key came from --key (so it is on the command line) */
+    const char *ca;  /* --ca FILE or TAFEL_CA: the CA for wss:// */
+    bool json;       /* --json: machine output */
+    bool help;       /* --help given after a command */
     enum cli_lang lang;
     int timeout_ms;          /* every wait: connect, each reply */
     char *config_url;        /* owned: read from the config file */

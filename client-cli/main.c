@@ -35,7 +35,7 @@ struct command {
 static const char *const no_opts[] = {NULL};
 static const char *const session_opts[] = {"question", "id", "starts-at", NULL};
 static const char *const watch_opts[] = {NULL};
-static const char *const key_opts[] = {"role", "opgave", "label", "expires", NULL};
+static const char *const key_opts[] = {"role", "opgave", "label", "expires", "cascade", NULL};
 static const char *const audit_opts[] = {"after", "limit", NULL};
 static const char *const report_opts[] = {"format", NULL};
 
@@ -84,11 +84,15 @@ static const struct command commands[] = {
     {"key", cmd_key, key_opts,
      "tafel key create --role ROLE [--opgave ID ...] --label L [--expires 30d]\n"
      "tafel key list\n"
-     "tafel key revoke KEY_ID",
+     "tafel key revoke KEY_ID [--cascade]",
      "Toegangssleutels: aanmaken (de sleutel wordt eenmaal getoond; zonder --opgave\n"
-     "geldt hij voor alle opgaven; duur als 30d, 12h, 90m, 3600s), tonen, intrekken.",
+     "geldt hij voor alle opgaven; duur als 30d, 12h, 90m, 3600s), tonen, intrekken.\n"
+     "--cascade trekt ook de sleutels in die met deze sleutel zijn gemaakt (en zo\n"
+     "verder); toont elke ingetrokken sleutel-id.",
      "Access keys: create (the key is shown once; without --opgave it is valid for\n"
-     "every opgave; durations like 30d, 12h, 90m, 3600s), list, revoke."},
+     "every opgave; durations like 30d, 12h, 90m, 3600s), list, revoke.\n"
+     "--cascade also revokes the keys made with this key (and so on); prints every\n"
+     "key id revoked."},
     {"audit", cmd_audit, audit_opts, "tafel audit [--after N] [--limit N]",
      "Het auditlogboek: wie wijzigde wat (beheerders).",
      "The audit log: who changed what (beheerders)."},
@@ -100,11 +104,17 @@ static const struct command commands[] = {
      "The opgave's story for the council: goal, steering triangle, traffic light,\n"
      "action lines, indicators with trend, timeline with high and low points, success\n"
      "stories and lessons learned. HTML is a complete page."},
-    {"login", cmd_login, no_opts, "tafel login URL KEY",
+    {"login", cmd_login, no_opts, "tafel login URL",
      "URL en sleutel controleren en bewaren in $XDG_CONFIG_HOME/tafel/config\n"
-     "(modus 0600). KEY '-' leest de sleutel van stdin.",
+     "(modus 0600). De sleutel komt uit TAFEL_KEY; anders van stdin als dat geen\n"
+     "terminal is (een regel); anders vraagt tafel erom en toont niet wat u typt.\n"
+     "'tafel login URL SLEUTEL' en --key weigert tafel (exitcode 2): een sleutel op\n"
+     "de opdrachtregel staat in de proceslijst en in de shellgeschiedenis.",
      "Check and save URL and key in $XDG_CONFIG_HOME/tafel/config (mode 0600).\n"
-     "KEY '-' reads the key from stdin."},
+     "The key comes from TAFEL_KEY; else from stdin when it is not a terminal (one\n"
+     "line); else tafel asks for it and does not show what you type.\n"
+     "'tafel login URL KEY' and --key are refused (exit code 2): a key on the\n"
+     "command line shows in the process list and in the shell history."},
     {"whoami", cmd_whoami, no_opts, "tafel whoami",
      "Toont met welke sleutel, rol en opgaven u bent aangemeld.",
      "Shows the key, role and opgaven you are signed in with."},
@@ -114,10 +124,16 @@ static const struct command commands[] = {
 
 /* ---------------------------------------------------------- command line */
 
-/* Global options: taken out of the command line wherever they stand. */
-static bool is_flag(const char *name)
+/* Global flags: taken out of the command line wherever they stand. */
+static bool is_global_flag(const char *name)
 {
     return strcmp(name, "json") == 0 || strcmp(name, "help") == 0 || strcmp(name, "version") == 0;
+}
+
+/* Options without a value: the global flags and the commands' flags. */
+static bool is_flag(const char *name)
+{
+    return is_global_flag(name) || strcmp(name, "cascade") == 0;
 }
 
 static enum cli_exit split_args(struct cli *cli, int argc, char **argv, struct cli_args *a)
@@ -184,6 +200,22 @@ const char *cli_opt_nth(struct cli_args *a, const char *name, size_t n)
     return NULL;
 }
 
+bool cli_flag(struct cli *cli, struct cli_args *a, const char *name, bool *bad)
+{
+    bool seen = false;
+    for (size_t i = 0; i < a->nopts; i++) {
+        if (strcmp(a->opts[i].name, name) != 0)
+            continue;
+        a->opts[i].used = true;
+        if (a->opts[i].value && !*bad) {
+            *bad = true;
+            cli_usage(cli, T_BAD_VALUE, "--%s=%s", name, a->opts[i].value);
+        }
+        seen = true;
+    }
+    return seen;
+}
+
 const struct cli_opt *cli_opt_unused(const struct cli_args *a)
 {
     for (size_t i = 0; i < a->nopts; i++)
@@ -218,10 +250,11 @@ static enum cli_exit take_globals(struct cli *cli, struct cli_args *a, bool *ver
     const char *timeout = cli_opt(cli, a, "timeout", &twice);
     cli->url = url ? url : cli->url;
     cli->key = key ? key : cli->key;
+    cli->key_option = key != NULL;
     cli->ca = ca ? ca : getenv("TAFEL_CA");
     for (size_t i = 0; i < a->nopts; i++) {
         const char *n = a->opts[i].name;
-        if (is_flag(n)) {
+        if (is_global_flag(n)) {
             a->opts[i].used = true;
             cli->json |= strcmp(n, "json") == 0;
             cli->help |= strcmp(n, "help") == 0;

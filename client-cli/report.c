@@ -202,8 +202,8 @@ static json_t *timeline(const json_t *moments, json_t *model)
 /* Visible reflections of @p sort, oldest first. */
 static json_t *reflections(const json_t *all, const char *sort)
 {
-    static const char *const ref_f[] = {"id",     "text",       "author", "votes",
-                                        "pinned", "created_at", NULL};
+    static const char *const ref_f[] = {"id",    "text",   "author",     "author_role",
+                                        "votes", "pinned", "created_at", NULL};
     json_t *out = json_array();
     json_t *mine = where(all, "sort", sort);
     sort_array(mine, by_created);
@@ -730,7 +730,11 @@ static void walk_reflections(struct emitter *e, enum cli_text title, const json_
     {
         char *text = NULL;
         const char *author = member_str(d, "author");
-        if (asprintf(&text, "%s%s%s%s", member_str(d, "text"), *author ? " (" : "", author,
+        /* An inwoner's name is marked: a name typed at the join form must
+         * never pass for a key holder's in the council's report. */
+        bool inwoner = strcmp(member_str(d, "author_role"), "inwoner") == 0;
+        if (asprintf(&text, "%s%s%s%s%s%s", member_str(d, "text"), *author ? " (" : "", author,
+                     *author && inwoner ? ", " : "", *author && inwoner ? T(e, T_R_INWONER) : "",
                      *author ? ")" : "") >= 0)
             item(e, NULL, text);
         free(text);

@@ -7,8 +7,13 @@
  * consumer 4408, network) the client reconnects with backoff (0.2 s
  * doubling to 5 s) and subscribes with `since` = that seq: the server
  * replays what was missed, and anything at or below it is skipped, so
- * nothing is missed and nothing is shown twice. A revoked or expired key
- * (4401/4403) ends the watch with exit code 4; SIGINT/SIGTERM end it with 0.
+ * nothing is missed and nothing is shown twice. With `since` goes the
+ * data_id the seq belongs to (the data directory's identity from the
+ * sign-in): after the server's data was restored from a backup, or is
+ * otherwise not the history the seq counts in, the server answers with a
+ * snapshot instead, and the watch continues from that snapshot's seq and
+ * identity. A revoked or expired key (4401/4403) ends the watch with exit
+ * code 4; SIGINT/SIGTERM end it with 0.
  */
 #include <signal.h>
 #include <stdio.h>
@@ -35,7 +40,22 @@ struct watch {
     struct cli *cli;
     const char *opgave; /* an id, or "*" */
     uint64_t last;      /* the last seq shown (or the sign-in seq) */
+    char *data_id;      /* owned: the data identity `last` counts in; NULL if unknown */
 };
+
+/* The data identity the server reported at the latest sign-in (or NULL). */
+static const char *server_data_id(const struct watch *w)
+{
+    const char *id = json_string_value(json_object_get(w->cli->me, "data_id"));
+    return id && *id ? id : NULL;
+}
+
+static void set_data_id(struct watch *w, const char *id)
+{
+    char *copy = id ? strdup(id) : NULL;
+    free(w->data_id);
+    w->data_id = copy;
+}
 
 /* The field that says what a document is about (title, text, question,
  * name; a meting's value): the first required text that can change, else
@@ -83,19 +103,37 @@ static void handle_snapshot(struct watch *w, const struct tafel_server_msg *m)
         json_t *doc;
         json_array_foreach(docs, i, doc) print_change(w, m->seq, "put", doc);
     }
-    if (!json_is_true(json_object_get(m->root, "more")))
-        w->last = m->seq; /* events after a snapshot start after its seq */
+    if (!json_is_true(json_object_get(m->root, "more"))) {
+        /* Events after a snapshot start after its seq, in the history of the
+         * data the server has now (after a restore the seq may be lower). */
+        w->last = m->seq;
+        set_data_id(w, server_data_id(w));
+    }
 }
 
+/* Presence: the full list (`present`), or what changed (`joined`: people,
+ * `left`: actor ids). */
 static void handle_presence(struct watch *w, const struct tafel_server_msg *m)
 {
     if (w->cli->json)
         return; /* scripts get changes only: one event per line */
-    printf("%s %s:", tr(w->cli, T_PRESENT), member_str(m->root, "session"));
+    const json_t *present = json_object_get(m->root, "present");
+    const json_t *joined = json_object_get(m->root, "joined");
+    const json_t *left = json_object_get(m->root, "left");
     size_t i;
     json_t *p;
-    json_array_foreach(json_object_get(m->root, "present"), i, p)
-        printf("%s %s", i ? "," : "", member_str(p, "name"));
+    printf("%s %s:", tr(w->cli, T_PRESENT), member_str(m->root, "session"));
+    if (json_is_array(present)) {
+        json_array_foreach(present, i, p) printf("%s %s", i ? "," : "", member_str(p, "name"));
+    }
+    if (json_array_size(joined)) {
+        printf(" %s:", tr(w->cli, T_ARRIVED));
+        json_array_foreach(joined, i, p) printf("%s %s", i ? "," : "", member_str(p, "name"));
+    }
+    if (json_array_size(left)) {
+        printf(" %s:", tr(w->cli, T_LEFT));
+        json_array_foreach(left, i, p) printf("%s %s", i ? "," : "", json_string_value(p));
+    }
     printf("\n");
     fflush(stdout);
 }
@@ -113,8 +151,9 @@ static void handle(struct watch *w, const struct tafel_server_msg *m)
             print_change(w, m->seq, m->op, m->doc);
         return;
     case TAFEL_SMSG_SNAPSHOT:
-        if (m->seq > w->last)
-            handle_snapshot(w, m);
+        /* The server sends one when `since` cannot be continued: it is the
+         * state now, whatever its seq. */
+        handle_snapshot(w, m);
         return;
     case TAFEL_SMSG_PRESENCE:
         handle_presence(w, m);
@@ -126,11 +165,14 @@ static void handle(struct watch *w, const struct tafel_server_msg *m)
     }
 }
 
-/* Subscribe from w->last. The replayed events stay queued for stream(). */
+/* Subscribe from w->last (of w->data_id). The replayed events stay queued
+ * for stream(). */
 static enum cli_exit subscribe(struct watch *w)
 {
     json_t *msg =
         json_pack("{ss ss sI}", "type", "sub", "opgave", w->opgave, "since", (json_int_t)w->last);
+    if (msg && w->data_id)
+        json_object_set_new(msg, "data_id", json_string(w->data_id));
     json_t *reply = NULL;
     enum cli_exit rc = msg ? cli_request(w->cli, msg, &reply) : CLI_EXIT_OTHER;
     json_decref(msg);
@@ -181,11 +223,46 @@ static enum cli_exit reconnect(struct watch *w)
     }
 }
 
+/* Subscribe, stream, reconnect: until Ctrl-C or a fatal error. */
+static enum cli_exit watch_loop(struct watch *w)
+{
+    struct cli *cli = w->cli;
+    enum cli_exit rc;
+    for (bool first = true;; first = false) {
+        rc = subscribe(w);
+        if (first && rc == CLI_EXIT_OK && !cli->json)
+            fprintf(stderr, "tafel: %s\n", tr(cli, T_WATCHING));
+        if (rc == CLI_EXIT_OK && stream(w) == CONN_STOPPED)
+            interrupted = 1;
+        if (interrupted)
+            break;
+        if (rc != CLI_EXIT_OK && fatal(rc))
+            return rc;
+        int code = conn_close_code(cli->conn);
+        if (code == 4401 || code == 4403) {
+            cli_clear_error(cli);
+            return cli_fail(cli, CLI_EXIT_AUTH,
+                            tr(cli, code == 4403 ? T_KEY_REVOKED : T_KEY_UNKNOWN), NULL,
+                            code == 4403 ? T_HINT_REVOKED : T_HINT_UNKNOWN_KEY);
+        }
+        rc = reconnect(w);
+        if (interrupted)
+            break;
+        if (rc != CLI_EXIT_OK)
+            return rc;
+        if (!cli->json)
+            fprintf(stderr, "tafel: %s #%llu\n", tr(cli, T_RECONNECTED),
+                    (unsigned long long)w->last);
+    }
+    cli_clear_error(cli);
+    return CLI_EXIT_OK;
+}
+
 enum cli_exit cmd_watch(struct cli *cli, struct cli_args *a)
 {
     if (a->npos > 2)
         return cli_usage(cli, T_TOO_MANY_ARGS, "tafel watch [OPGAVE]");
-    struct watch w = {cli, a->npos == 2 ? a->pos[1] : "*", 0};
+    struct watch w = {cli, a->npos == 2 ? a->pos[1] : "*", 0, NULL};
     struct sigaction sa;
     memset(&sa, 0, sizeof(sa));
     sa.sa_handler = on_signal;
@@ -199,32 +276,8 @@ enum cli_exit cmd_watch(struct cli *cli, struct cli_args *a)
     if (rc != CLI_EXIT_OK)
         return interrupted ? CLI_EXIT_OK : rc;
     w.last = (uint64_t)json_integer_value(json_object_get(cli->me, "seq"));
-    for (bool first = true;; first = false) {
-        rc = subscribe(&w);
-        if (first && rc == CLI_EXIT_OK && !cli->json)
-            fprintf(stderr, "tafel: %s\n", tr(cli, T_WATCHING));
-        if (rc == CLI_EXIT_OK && stream(&w) == CONN_STOPPED)
-            interrupted = 1;
-        if (interrupted)
-            break;
-        if (rc != CLI_EXIT_OK && fatal(rc))
-            return rc;
-        int code = conn_close_code(cli->conn);
-        if (code == 4401 || code == 4403) {
-            cli_clear_error(cli);
-            return cli_fail(cli, CLI_EXIT_AUTH,
-                            tr(cli, code == 4403 ? T_KEY_REVOKED : T_KEY_UNKNOWN), NULL,
-                            code == 4403 ? T_HINT_REVOKED : T_HINT_UNKNOWN_KEY);
-        }
-        rc = reconnect(&w);
-        if (interrupted)
-            break;
-        if (rc != CLI_EXIT_OK)
-            return rc;
-        if (!cli->json)
-            fprintf(stderr, "tafel: %s #%llu\n", tr(cli, T_RECONNECTED),
-                    (unsigned long long)w.last);
-    }
-    cli_clear_error(cli);
-    return CLI_EXIT_OK;
+    set_data_id(&w, server_data_id(&w));
+    rc = watch_loop(&w);
+    free(w.data_id);
+    return rc;
 }

@@ -8,6 +8,8 @@ Every command, the `--json` shapes, the exit codes of each failure (2 usage,
 restart without missing or repeating a change, and `report` on a seeded
 opgave. `tafel` runs in a subprocess with TAFEL_URL / TAFEL_KEY and a
 temporary XDG_CONFIG_HOME; the binary is $TAFEL (else build/client-cli/tafel).
+`tafel login` takes its key from TAFEL_KEY, stdin or a prompt without echo (on
+a pseudo-terminal here), and refuses `tafel login URL KEY`.
 """
 import asyncio
 import datetime
@@ -413,10 +415,11 @@ class CliBasicsTest(CliCase):
     def test_login_saves_config_0600(self):
         xdg = tempfile.mkdtemp(dir=self.tmp)
         env = {"XDG_CONFIG_HOME": xdg}
-        self.fails(4, "login", self.url(), random_key(), url="", key="", env=env)
+        # the key comes from TAFEL_KEY (never from the command line)
+        self.fails(4, "login", self.url(), url="", key=random_key(), env=env, stdin="")
         self.assertFalse(os.path.exists(os.path.join(xdg, "tafel", "config")),
                          "a refused key is not saved")
-        cp = self.ok("login", self.url(), self.admin_key, url="", key="", env=env)
+        cp = self.ok("login", self.url(), url="", key=self.admin_key, env=env, stdin="")
         self.assertIn("aangemeld", cp.stdout)
         path = os.path.join(xdg, "tafel", "config")
         self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
@@ -431,15 +434,137 @@ class CliBasicsTest(CliCase):
                                  env=env)["role"], "beheerder")
         self.fails(3, "--url", "ws://127.0.0.1:%d/ws" % free_port(), "whoami", url="", key="",
                    env=env)
-        # the key may come from stdin, out of the process list
+
+    def test_login_reads_the_key_from_stdin(self):
+        # stdin that is not a terminal (a pipe, a file): one line, trimmed
+        xdg = tempfile.mkdtemp(dir=self.tmp)
+        env = {"XDG_CONFIG_HOME": xdg}
+        cp = self.ok("login", self.url(), url="", key="", env=env,
+                     stdin="  %s \r\nde rest wordt niet gelezen\n" % self.admin_key)
+        self.assertIn("aangemeld", cp.stdout)
+        self.assertNotIn(self.admin_key, cp.stdout)
+        path = os.path.join(xdg, "tafel", "config")
+        with open(path) as f:
+            self.assertIn("\nkey=%s\n" % self.admin_key, f.read())
+        self.assertEqual(stat.S_IMODE(os.stat(path).st_mode), 0o600)
+        self.assertEqual(self.js("whoami", url="", key="", env=env)["role"], "beheerder")
+        # TAFEL_KEY comes first; stdin is then not read
+        w = self.make_key("waarnemer")
+        self.ok("login", self.url(), url="", key=w["key"], env=env, stdin=self.admin_key + "\n")
+        self.assertEqual(self.js("whoami", url="", key="", env=env)["role"], "waarnemer")
+        # '-' where the key was (the old spelling of "stdin") still reads stdin
+        self.ok("login", self.url(), "-", url="", key="", env=env, stdin=self.admin_key + "\n")
+        self.assertEqual(self.js("whoami", url="", key="", env=env)["role"], "beheerder")
+        # nothing (or only spaces) on stdin is a usage error; the file is kept
+        for empty in ("", "  \n"):
+            cp = self.fails(2, "login", self.url(), url="", key="", env=env, stdin=empty)
+            self.assertIn("geen sleutel", cp.stderr)
+            self.fails(2, "login", self.url(), "-", url="", key="", env=env, stdin=empty)
+        self.assertEqual(self.js("whoami", url="", key="", env=env)["role"], "beheerder")
+        # a wrong key from stdin is refused and not saved
         xdg2 = tempfile.mkdtemp(dir=self.tmp)
-        self.ok("login", self.url(), "-", url="", key="", env={"XDG_CONFIG_HOME": xdg2},
-                stdin=self.admin_key + "\n")
-        with open(os.path.join(xdg2, "tafel", "config")) as f:
-            self.assertIn(self.admin_key, f.read())
-        # '-' with nothing on stdin is a usage error, not the key "-"
-        self.fails(2, "login", self.url(), "-", url="", key="", env={"XDG_CONFIG_HOME": xdg2},
-                   stdin="")
+        self.fails(4, "login", self.url(), url="", key="", env={"XDG_CONFIG_HOME": xdg2},
+                   stdin=random_key() + "\n")
+        self.assertFalse(os.path.exists(os.path.join(xdg2, "tafel", "config")))
+
+    def test_login_refuses_the_key_as_an_argument(self):
+        """`tafel login URL KEY` would leave the key in the process list and
+        the shell history: exit 2, a line saying why and how, nothing saved."""
+        xdg = tempfile.mkdtemp(dir=self.tmp)
+        env = {"XDG_CONFIG_HOME": xdg}
+        cp = self.fails(2, "login", self.url(), self.admin_key, url="", key="", env=env,
+                        stdin="")
+        for word in ("proceslijst", "shellgeschiedenis", "TAFEL_KEY", "stdin",
+                     "tafel login URL"):
+            self.assertIn(word, cp.stderr)
+        self.assertNotIn(self.admin_key[6:], cp.stdout + cp.stderr, "the key is not repeated")
+        en = self.fails(2, "--lang", "en", "login", self.url(), self.admin_key, url="", key="",
+                        env=env, stdin="")
+        for word in ("process list", "shell history", "TAFEL_KEY", "stdin"):
+            self.assertIn(word, en.stderr)
+        # refused even when TAFEL_KEY holds a good key too, and --key is the same thing
+        self.fails(2, "login", self.url(), self.admin_key, url="", key=self.admin_key, env=env)
+        self.fails(2, "--key", self.admin_key, "login", self.url(), url="", key="", env=env)
+        self.fails(2, "login", self.url(), "--key", self.admin_key, url="", key="", env=env)
+        self.assertFalse(os.path.exists(os.path.join(xdg, "tafel", "config")),
+                         "a key from the command line is never saved")
+        # --help says where the key comes from
+        h = self.ok("login", "--help").stdout
+        self.assertTrue(h.startswith("tafel login URL\n"), h)
+        for word in ("TAFEL_KEY", "stdin", "proceslijst"):
+            self.assertIn(word, h)
+        self.assertIn("process list", self.ok("--lang", "en", "login", "--help").stdout)
+        self.assertNotIn("tafel login URL KEY", self.ok("--help").stdout)
+
+    def _login_on_a_terminal(self, xdg):
+        """`tafel login URL` with a pseudo-terminal as stdin and stderr (and
+        without TAFEL_KEY): returns (process, master fd, slave fd, what the
+        terminal showed up to the prompt)."""
+        import pty
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        self.addCleanup(os.close, slave)
+        e = cli_env(None, None, xdg)
+        proc = subprocess.Popen([tafel_path(), "login", self.url()], env=e, stdin=slave,
+                                stdout=subprocess.PIPE, stderr=slave, start_new_session=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        shown = self._read_tty(master, lambda b: b"niet getoond" in b)
+        self.assertIn(b"Toegangssleutel", shown, "a prompt on the terminal")
+        return proc, master, slave, shown
+
+    @staticmethod
+    def _read_tty(master, done, timeout=10):
+        import select
+        out = b""
+        deadline = time.monotonic() + timeout
+        while not done(out) and time.monotonic() < deadline:
+            r, _, _ = select.select([master], [], [], 0.1)
+            if r:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                out += chunk
+        return out
+
+    def test_login_prompts_on_a_terminal_without_echo(self):
+        import termios
+        xdg = tempfile.mkdtemp(dir=self.tmp)
+        proc, master, slave, _ = self._login_on_a_terminal(xdg)
+        self.assertFalse(termios.tcgetattr(slave)[3] & termios.ECHO, "no echo while asking")
+        os.write(master, (self.admin_key + "\n").encode())
+        out, _ = proc.communicate(timeout=20)
+        shown = self._read_tty(master, lambda b: False, timeout=0.5)
+        self.assertEqual(proc.returncode, 0, shown)
+        self.assertNotIn(self.admin_key[6:].encode(), shown, "the key typed is not shown")
+        self.assertIn("aangemeld", out.decode())
+        self.assertTrue(termios.tcgetattr(slave)[3] & termios.ECHO, "echo is back")
+        with open(os.path.join(xdg, "tafel", "config")) as f:
+            self.assertIn("\nkey=%s\n" % self.admin_key, f.read())
+
+    def test_login_prompt_interrupted_restores_the_terminal(self):
+        import termios
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            xdg = tempfile.mkdtemp(dir=self.tmp)
+            proc, master, slave, _ = self._login_on_a_terminal(xdg)
+            os.write(master, b"tafel_halverwege")
+            time.sleep(0.2)
+            self.assertFalse(termios.tcgetattr(slave)[3] & termios.ECHO)
+            proc.send_signal(sig)
+            proc.communicate(timeout=10)
+            self.assertEqual(proc.returncode, -sig, "ended by the signal")
+            self.assertTrue(termios.tcgetattr(slave)[3] & termios.ECHO,
+                            "echo is back after %s" % signal.Signals(sig).name)
+            self.assertFalse(os.path.exists(os.path.join(xdg, "tafel", "config")))
+        # Ctrl-D (end of input) at the prompt: nothing read, usage error
+        xdg = tempfile.mkdtemp(dir=self.tmp)
+        proc, master, slave, _ = self._login_on_a_terminal(xdg)
+        os.write(master, b"\x04")
+        proc.communicate(timeout=10)
+        self.assertEqual(proc.returncode, 2)
+        self.assertTrue(termios.tcgetattr(slave)[3] & termios.ECHO)
 
     def test_language(self):
         o = self.new_opgave()
