@@ -2,14 +2,19 @@
 // against a real tafeld on 127.0.0.1: sign-in with a key and with a join
 // code, live changes between browser contexts, an inhabitant's contribution
 // on the projector, moderation, a conflict, keys created and revoked, the
-// page catching up after a server restart, axe-core on every view, and a
+// page catching up after a server restart, an inhabitant who reloads staying
+// the same participant (one vote), the page after a restore from an older
+// backup (a snapshot replaces what it held), axe-core on every view, and a
 // screenshot of every view (TAFEL_SCREENSHOTS, default build/screenshots).
 //
 //   TAFELD=build/server/tafeld node --test tests/browser/
 
 import { test, before, after, afterEach } from 'node:test';
 import assert from 'node:assert/strict';
-import { Tafeld, launch, newPage, Api, axeCheck, shot, until, signInWithKey, T, PHONE, PROJECTOR, DESKTOP } from './harness.mjs';
+import { execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Tafeld, launch, newPage, Api, axeCheck, shot, until, signInWithKey, tafeldPath, T, PHONE, PROJECTOR, DESKTOP } from './harness.mjs';
 import { seed } from './seed.mjs';
 
 let srv;
@@ -470,6 +475,85 @@ test('English with a switch; dates stay Dutch', { timeout: T(60000) }, async () 
   await p.waitForSelector('html[lang="nl"]');
 });
 
+/** The actor id the page is signed in as. */
+const actorOf = (p) => p.evaluate(async () => (await import('/js/ctx.js')).ctx.me.actor);
+
+test('an inhabitant who reloads the page is the same participant: same actor id, one vote', { timeout: T(90000) }, async () => {
+  const text = 'Een watertappunt bij de speeltuin.';
+  const writer = await inhabitant('Sem');
+  await contribute(writer, text);
+  await writer.waitForSelector(`#contributions ${card(text)}`);
+  // an inhabitant's name is marked as such, also for the others
+  assert.match(await writer.textContent(`${card(text)} .author`), /Sem\s*\(inwoner\)/);
+  const id = await writer.getAttribute(card(text), 'data-id');
+
+  const p = await inhabitant('Lotte');
+  const actor = await actorOf(p);
+  assert.match(actor, /^i[a-z0-9]{10}$/);
+  const kept = JSON.parse(await p.evaluate((code) => localStorage.getItem(`tafel.device.${code}`), data.sessie.join_code) || 'null');
+  assert.ok(kept && /^[A-Za-z0-9_-]{43}$/.test(kept.device), 'the device token is kept per join code');
+  assert.match(await p.textContent(`${card(text)} .author`), /Sem\s*\(inwoner\)/);
+  await p.click(`${card(text)} button.vote[aria-pressed="false"]`);
+  await p.waitForSelector(`${card(text)} button.vote[aria-pressed="true"]`);
+  await p.waitForSelector(`${card(text)} .votes[data-votes="1"]`);
+
+  // a reload: the same participant, its vote remembered
+  await p.reload();
+  await p.waitForSelector('.session-view h1.question');
+  assert.equal(await actorOf(p), actor, 'the same actor id after a reload');
+  await p.waitForSelector(`${card(text)} button.vote[aria-pressed="true"]`);
+  assert.equal(await p.getAttribute(`${card(text)} .votes`, 'data-votes'), '1');
+
+  // a page that forgot its votes still cannot vote twice: the server knows
+  // the participant, and its answer (`voted`) puts the button right
+  await p.evaluate(() => { for (const k of Object.keys(localStorage)) if (k.startsWith('tafel.votes.')) localStorage.removeItem(k); });
+  await p.reload();
+  await p.waitForSelector(`${card(text)} button.vote[aria-pressed="false"]`);
+  assert.equal(await actorOf(p), actor);
+  await p.click(`${card(text)} button.vote`);
+  await p.waitForSelector(`${card(text)} button.vote[aria-pressed="true"]`);
+  assert.equal(await p.getAttribute(`${card(text)} .votes`, 'data-votes'), '1', 'still one vote');
+  assert.equal((await admin.ok({ type: 'get', kind: 'reflectie', id })).doc.votes, 1);
+
+  // a second tab of the same browser (no sessionStorage) joining with the code: the same participant
+  const tab = await p.context().newPage();
+  await tab.goto(`${srv.url}/join/${data.sessie.join_code}`);
+  await tab.waitForSelector('#join-name:focus');
+  await tab.fill('#join-name', 'Lotte');
+  await tab.click('.signin-join button[type=submit]');
+  await tab.waitForSelector('.session-view h1.question');
+  assert.equal(await actorOf(tab), actor, 'the same actor id in a new tab');
+  await tab.waitForSelector(`${card(text)} button.vote[aria-pressed="true"]`);
+  await axeCheck(p, 'session after a reload (phone)');
+});
+
+test('a name with invisible or control characters is refused in plain words', { timeout: T(60000) }, async () => {
+  const p = await page(PHONE);
+  await p.goto(`${srv.url}/join/${data.sessie.join_code}`);
+  await p.waitForSelector('#join-name:focus');
+  for (const name of ['\u200B\u200B', 'Fa\u202Etima']) {
+    await p.fill('#join-name', name);
+    await p.click('.signin-join button[type=submit]');
+    await p.waitForSelector('#join-err:not(:empty)');
+    assert.match(await p.textContent('#join-err'), /Deze naam kan niet/);
+    assert.equal(await p.getAttribute('#join-name', 'aria-invalid'), 'true');
+    assert.equal(await p.evaluate(() => document.activeElement.id), 'join-name');
+  }
+  await axeCheck(p, 'join with a refused name');
+  // the server's refusal (bad_request, field name) reads the same: a page
+  // that rejoins with a stored name the form never checked
+  await p.evaluate((code) => sessionStorage.setItem('tafel.cred', JSON.stringify({ code, name: '\u2066Fatima\u2069' })), data.sessie.join_code);
+  await p.goto(`${srv.url}/`);
+  await p.waitForSelector('#join-err:not(:empty)', { timeout: T(8000) });
+  assert.match(await p.textContent('#join-err'), /Deze naam kan niet/);
+  assert.equal(await p.getAttribute('#join-name', 'aria-invalid'), 'true');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'join-name');
+  assert.equal(await p.evaluate(() => sessionStorage.getItem('tafel.cred')), null);
+  await p.fill('#join-name', 'Fatima');
+  await p.click('.signin-join button[type=submit]');
+  await p.waitForSelector('.session-view h1.question');
+});
+
 test('the page goes offline when the server stops, and catches up after it restarts', { timeout: T(120000) }, async () => {
   const p = await signedIn(data.partnerKey, `#/opgave/${data.europaplein.id}`);
   await p.waitForSelector('#sec-reflections');
@@ -495,4 +579,54 @@ test('the page goes offline when the server stops, and catches up after it resta
   assert.ok(again.length >= 1, 'subscribed again after the restart');
   assert.equal(again[0].opgave, '*');
   assert.equal(again[0].since, seqBefore);
+});
+
+test('after a restore from an older backup the page holds what the server holds (a snapshot replaces)', { timeout: T(120000) }, async () => {
+  const E = data.europaplein.id;
+  const api = await Api.open(browser, srv, { key: srv.adminKey });
+  const backup = path.join(srv.tmp, 'backup');
+  execFileSync(tafeldPath(), ['backup', '--data', srv.data, '--out', backup], { timeout: T(30000), stdio: ['ignore', 'pipe', 'pipe'] });
+  // written after the backup: gone once the backup is restored
+  const later = 'Na de back-up geschreven: straks bestaat dit niet meer.';
+  const r = await api.create('reflectie', { opgave: E, sort: 'idee', text: later });
+  const werk = (await api.ok({ type: 'get', kind: 'opgave', id: data.werk.id })).doc;
+  await api.ok({ type: 'patch', kind: 'opgave', id: werk.id, set: { traffic_light_note: 'Na de back-up gewijzigd.' } });
+  await api.close();
+
+  const p = await signedIn(srv.adminKey, `#/opgave/${E}`);
+  await p.waitForSelector(card(later));
+  const store = () => p.evaluate(async (id) => {
+    const s = await import('/js/store.js');
+    return { seq: s.lastSeq(), dataId: s.dataIdOfSeq(), werk: s.get('opgave', id) };
+  }, werk.id);
+  const old = await store();
+  assert.match(old.dataId || '', /^[0-9a-f]{32}$/, 'the page knows the data identity from hello');
+  assert.equal(old.werk.traffic_light_note, 'Na de back-up gewijzigd.');
+
+  await srv.stop();
+  await p.waitForSelector('.conn-status[data-state="offline"]', { timeout: T(5000) });
+  fs.rmSync(srv.data, { recursive: true, force: true });
+  fs.renameSync(backup, srv.data);
+  const subsBefore = p.subs.length;
+  await srv.start();
+  await p.waitForSelector('.conn-status[data-state="online"]', { timeout: T(15000) });
+  await p.waitForSelector(card(later), { state: 'detached', timeout: T(5000) });
+  await until(p, (id) => import('/js/store.js').then((s) => s.get('opgave', id).traffic_light_note !== 'Na de back-up gewijzigd.'), werk.id);
+  const now = await store();
+  // an older revision replaced the newer one the page had
+  assert.equal(now.werk.rev, werk.rev);
+  assert.equal(now.werk.traffic_light_note, werk.traffic_light_note);
+  assert.equal(await p.evaluate(async (id) => !!(await import('/js/store.js')).get('reflectie', id), r.id), false);
+  // it asked for what it missed with the identity its seq counts in; the
+  // server answered with a snapshot of the restored data (another identity)
+  const again = p.subs.slice(subsBefore);
+  assert.ok(again.length >= 1, 'subscribed again after the restart');
+  assert.equal(again[0].since, old.seq);
+  assert.equal(again[0].data_id, old.dataId);
+  assert.match(now.dataId || '', /^[0-9a-f]{32}$/);
+  assert.notEqual(now.dataId, old.dataId, 'a restored backup is another history');
+  assert.ok(now.seq < old.seq, `the seq of the restored data (${now.seq} < ${old.seq})`);
+  // the other documents are all still there
+  assert.equal(await p.locator('#sec-reflections .reflection').count() > 0, true);
+  await axeCheck(p, 'opgave after a restore');
 });

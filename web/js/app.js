@@ -122,10 +122,18 @@ function baseSub(me) {
   return me.role === 'inwoner' ? { opgave: me.opgaven[0], session: me.session } : { opgave: '*' };
 }
 
+// Again after a reconnect: `since` what the page has seen, with the data
+// identity that seq counts in. If the server's data is not that history any
+// more (restored from a backup), it answers with a snapshot that replaces
+// the store's documents.
 async function subscribe(s) {
   const msg = { type: 'sub', opgave: s.opgave };
   if (s.session) msg.session = s.session;
-  if (state.synced) msg.since = store.lastSeq();
+  if (state.synced) {
+    msg.since = store.lastSeq();
+    const dataId = store.dataIdOfSeq();
+    if (dataId) msg.data_id = dataId;
+  }
   const reply = await ctx.conn.request(msg, 60000);
   if (reply.type === 'ok') store.noteSeq(reply.seq);
   return reply;
@@ -134,6 +142,7 @@ async function subscribe(s) {
 async function onReady(me, again) {
   const prev = ctx.me;
   ctx.me = me;
+  store.noteServer(me.data_id);
   if (!again) {
     saveCred(ctx.conn.cred);
     if (!prev || prev.actor !== me.actor) { store.clear(); state.synced = false; }
@@ -156,10 +165,14 @@ function onFatal(code, authError, everReady) {
     const wasJoin = ctx.conn && ctx.conn.cred && !ctx.conn.cred.key;
     ctx.conn.stop();
     dropCred();
+    // The server refused the name (control or invisible characters, too
+    // long): say so in the join form, next to the name.
+    const badName = wasJoin && authError && ['bad_request', 'too_large'].includes(authError.code) && authError.field === 'name';
     const key = code === 4429 || (authError && authError.code === 'rate_limited') ? 'signin.error.rate'
       : code === 0 ? 'signin.error.network'
-        : wasJoin ? 'signin.error.join' : 'signin.error.key';
-    showSignin({ error: t(key), joinFailed: wasJoin, code: wasJoin ? ctx.conn.cred.code : null, name: wasJoin ? ctx.conn.cred.name : null });
+        : badName ? 'signin.error.name.bad'
+          : wasJoin ? 'signin.error.join' : 'signin.error.key';
+    showSignin({ error: t(key), joinFailed: wasJoin, nameError: badName, code: wasJoin ? ctx.conn.cred.code : null, name: wasJoin ? ctx.conn.cred.name : null });
     return;
   }
   const inwoner = ctx.me && ctx.me.role === 'inwoner';
@@ -190,6 +203,7 @@ ctx.leaveTable = async () => {
   if (!state.extraSub) return;
   const s = state.extraSub;
   state.extraSub = null;
+  store.dropPresence(s.session);
   if (ctx.conn && ctx.conn.online) await ctx.conn.request({ type: 'unsub', opgave: s.opgave });
 };
 

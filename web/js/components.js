@@ -8,6 +8,7 @@ import { ctx, errorText } from './ctx.js';
 import * as store from './store.js';
 import { canModerate, canVote, can } from './perm.js';
 import { openEditor, deleteDoc } from './forms.js';
+import { hasVoted, setVoted } from './local.js';
 
 /** The stoplicht: colour, shape and the word (never colour alone). */
 export function tlBadge(light) {
@@ -21,10 +22,25 @@ export async function moderate(r, action) {
   else ctx.announce(errorText(reply));
 }
 
+// The server keeps only the count; whether this participant voted comes
+// back in the ok (`voted`) and is remembered in this browser per actor id.
 async function vote(r, value) {
+  const me = ctx.me;
   const reply = await ctx.conn.request({ type: 'vote', id: r.id, value });
-  if (reply.type === 'ok') { if (reply.doc) store.put(reply.doc); }
-  else ctx.announce(errorText(reply));
+  if (reply.type === 'ok') {
+    setVoted(me.actor, r.id, typeof reply.voted === 'boolean' ? reply.voted : value);
+    if (reply.doc) store.put(reply.doc);
+    store.touch();
+  } else ctx.announce(errorText(reply));
+}
+
+/** The author's name; an inwoner's marked as such ("Fatima (inwoner)"), so
+ * that a name typed at the join form never passes for a key holder's. */
+export function authorLabel(r) {
+  if (!r.author) return null;
+  if (r.author_role !== 'inwoner') return h('span', { class: 'author' }, t('refl.by', { name: r.author }));
+  return h('span', { class: 'author by-inwoner', 'data-role': 'inwoner' }, t('refl.by', { name: r.author }), ' ',
+    h('span', { class: 'author-role' }, t('author.inwoner')));
 }
 
 /** Pinned first, then most votes, then newest. */
@@ -37,7 +53,7 @@ export function sortReflections(list) {
  * as the role allows. opts.big: the projector's larger cards. */
 export function reflectionCard(r, opts = {}) {
   const me = ctx.me;
-  const mine = (r.voters || []).includes(me.actor);
+  const mine = hasVoted(me.actor, r.id);
   const n = r.votes || 0;
   const votesText = n === 1 ? t('refl.vote1') : t('refl.votes', { n });
   const actions = [];
@@ -68,7 +84,7 @@ export function reflectionCard(r, opts = {}) {
       r.hidden ? h('span', { class: 'flag hidden' }, t('refl.hidden')) : null),
     h('p', { class: 'refl-text' }, r.text),
     h('p', { class: 'refl-foot' },
-      r.author ? h('span', { class: 'author' }, t('refl.by', { name: r.author })) : null,
+      authorLabel(r),
       opts.big ? null : h('span', { class: 'when' }, fmtDateTime(r.created_at)),
       h('span', { class: 'votes', 'data-votes': n }, votesText)),
     actions.length ? h('div', { class: 'refl-actions' }, actions) : null);

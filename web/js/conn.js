@@ -4,15 +4,23 @@
 // the app's business (onReady); the app resubscribes with `since`.
 //
 // The credential lives in memory and in sessionStorage only; it is never
-// logged and never put in a URL.
+// logged and never put in a URL. An inhabitant's `join` carries the device
+// token this browser keeps for the join code (local.js), so that every
+// rejoin (reconnect, reload, server restart) is the same participant.
+
+import { deviceFor, keepDevice } from './local.js';
 
 const FATAL = new Set([4401, 4403, 4429]);
+// A refused hello/join that will not work by trying again; other errors
+// (unavailable, internal) are retried like a dropped connection.
+const REFUSED = new Set(['unauthorized', 'forbidden', 'bad_request', 'too_large', 'rate_limited']);
 const BACKOFF_MS = [200, 500, 1000, 2000, 3000];
 
 export class Conn {
   /**
    * handlers: onReady(me, isReconnect), onMessage(msg), onStatus('connecting'|'online'|'offline'),
-   * onFatal(code, firstError) - the connection will not come back (wrong key, revoked, session closed).
+   * onFatal(code, firstError, everReady) - the connection will not come back (wrong key, revoked,
+   * session closed, a name the server refuses: firstError is the refusal).
    */
   constructor(handlers) {
     this.h = handlers;
@@ -69,19 +77,35 @@ export class Conn {
     this.ws = ws;
     this.authError = null;
     ws.onopen = () => {
-      const first = this.cred.key
-        ? { type: 'hello', key: this.cred.key }
-        : { type: 'join', code: this.cred.code, name: this.cred.name };
+      let first;
+      if (this.cred.key) {
+        first = { type: 'hello', key: this.cred.key };
+      } else {
+        first = { type: 'join', code: this.cred.code, name: this.cred.name };
+        const device = deviceFor(this.cred.code);
+        if (device) first.device = device;
+      }
       this.send(first).then((reply) => {
+        if (this.ws !== ws) return;
         if (reply.type === 'ok') {
+          if (!this.cred.key && typeof reply.device === 'string') keepDevice(this.cred.code, reply.device);
           const again = this.everReady;
           this.me = reply;
           this.everReady = true;
           this.attempt = 0;
           this.h.onStatus('online');
           this.h.onReady(reply, again);
+        } else if (REFUSED.has(reply.code)) {
+          // Refused for good: say so now (the server closes the connection
+          // too, but may wait a moment after a failed join).
+          this.authError = reply;
+          const code = reply.code === 'rate_limited' ? 4429 : 4401;
+          this.stop();
+          this.h.onStatus('offline');
+          this.h.onFatal(code, reply, this.everReady);
         } else {
           this.authError = reply;
+          try { ws.close(1000); } catch { /* closed already */ }
         }
       }, () => { /* closed before the reply: onclose handles it */ });
     };

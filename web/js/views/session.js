@@ -20,9 +20,13 @@ function presenceList(sessionId, compact) {
   const present = [...new Map(store.getPresence(sessionId).map((p) => [p.actor, p])).values()];
   if (!present.length) return h('p', { class: 'empty' }, t('session.present.none'));
   const names = [...present].sort((a, b) => a.name.localeCompare(b.name));
+  // The compact list (projector) names no roles, but still marks an
+  // inwoner's name as such: a typed name never passes for a key holder's.
   return h('ul', { class: compact ? 'presence compact' : 'presence' }, names.map((p) =>
-    h('li', { 'data-actor': p.actor }, h('span', { class: 'avatar', 'aria-hidden': 'true' }, (p.name || '?').slice(0, 1).toUpperCase()),
-      h('span', { class: 'p-name' }, p.name), compact ? null : h('span', { class: 'p-role' }, t('role.' + p.role)))));
+    h('li', { 'data-actor': p.actor, 'data-role': p.role }, h('span', { class: 'avatar', 'aria-hidden': 'true' }, (p.name || '?').slice(0, 1).toUpperCase()),
+      h('span', { class: 'p-name' }, p.name),
+      compact ? (p.role === 'inwoner' ? h('span', { class: 'p-role' }, t('author.inwoner')) : null)
+        : h('span', { class: 'p-role' }, t('role.' + p.role)))));
 }
 
 /** Keeps one QR code per join code, drawn once. */

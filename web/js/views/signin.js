@@ -4,6 +4,19 @@
 import { h } from '../dom.js';
 import { t } from '../i18n.js';
 
+// What the server refuses in a name (docs/protocol.md, join): control
+// characters, bidi controls, or nothing visible at all. Checked here too,
+// so that a typo costs no failed join.
+const BAD_NAME_CHAR = /[\p{Cc}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/u;
+const INVISIBLE = /^[\p{Z}\p{Cf}\u200B-\u200D\u2060\uFEFF]*$/u;
+
+/** The i18n key of what is wrong with NAME (already trimmed), or null. */
+export function nameProblem(name) {
+  if (!name || [...name].length > 40) return 'signin.error.name';
+  if (BAD_NAME_CHAR.test(name) || INVISIBLE.test(name)) return 'signin.error.name.bad';
+  return null;
+}
+
 export function mountSignin(root, opts) {
   const invited = !!opts.joinCode;
   const keyErr = h('p', { class: 'field-error', id: 'key-err', role: 'alert' });
@@ -33,8 +46,10 @@ export function mountSignin(root, opts) {
     ev.preventDefault();
     const code = codeInput.value.trim().toUpperCase();
     const name = nameInput.value.trim();
+    nameInput.removeAttribute('aria-invalid');
     if (!code) { joinErr.textContent = t('signin.error.join'); codeInput.focus(); return; }
-    if (!name || [...name].length > 40) { joinErr.textContent = t('signin.error.name'); nameInput.focus(); return; }
+    const problem = nameProblem(name);
+    if (problem) { joinErr.textContent = t(problem); nameInput.setAttribute('aria-invalid', 'true'); nameInput.focus(); return; }
     joinErr.textContent = '';
     busy.textContent = t('signin.busy');
     joinForm.querySelector('button').disabled = true;
@@ -50,6 +65,7 @@ export function mountSignin(root, opts) {
 
   const busy = h('p', { class: 'busy', role: 'status' });
   if (opts.error) (opts.joinFailed ? joinErr : keyErr).textContent = opts.error;
+  if (opts.nameError) nameInput.setAttribute('aria-invalid', 'true');
 
   root.replaceChildren(h('div', { class: 'signin' },
     h('h1', null, t('signin.title')),
@@ -57,6 +73,6 @@ export function mountSignin(root, opts) {
     opts.message ? h('p', { class: 'notice', role: 'alert' }, opts.message) : null,
     h('div', { class: 'signin-forms' }, invited ? [joinForm, keyForm] : [keyForm, joinForm]),
     busy));
-  if (invited) nameInput.focus();
+  if (invited || opts.nameError) nameInput.focus();
   return { destroy() {} };
 }
