@@ -88,6 +88,17 @@ def run_tafeld(args, timeout=30, check=False):
     return cp
 
 
+_HELP = {}
+
+
+def _tafeld_help():
+    """`tafeld --help` of the binary under test (once per process)."""
+    path = tafeld_path()
+    if path not in _HELP:
+        _HELP[path] = run_tafeld(["--help"]).stdout
+    return _HELP[path]
+
+
 def last_line(text):
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     return lines[-1] if lines else ""
@@ -122,13 +133,19 @@ class Server:
     `lines` collects everything the server ever wrote to stderr and stdout
     (across restarts), for assertions about the log."""
 
-    def __init__(self, data_dir, args=(), default_args=True):
+    def __init__(self, data_dir, args=(), default_args=True, env=None):
         self.data_dir = data_dir
         self.args = list(args)
+        self.env = env  # the server's environment; None: this process's
         # Tests create documents in bulk; an unknown default write rate must
         # not interfere unless a test asks for one.
         if default_args and "--write-rate" not in self.args:
             self.args += ["--write-rate", "0"]
+            # ... nor the per-session and per-address rates, where this
+            # tafeld has them (a regression test may run an older one).
+            for opt in ("--session-write-rate", "--address-write-rate"):
+                if opt not in self.args and opt in _tafeld_help():
+                    self.args += [opt, "0"]
         self.proc = None
         self.port = None
         self.lines = []
@@ -153,7 +170,7 @@ class Server:
         cmd = [tafeld_path(), "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0"]
         cmd += self.args
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
+                                     stderr=subprocess.PIPE, env=self.env)
         ready = threading.Event()
         self._threads = [
             threading.Thread(target=self._drain, args=(self.proc.stderr, "stderr", ready),
