@@ -222,13 +222,16 @@ int bench_server_start(const char *tafeld, struct bench_server *s, const char *c
                                 listen,
                                 "--write-rate",
                                 "0",
+                                /* every simulated client comes from 127.0.0.1 */
+                                "--address-write-rate",
+                                "0",
                                 "--max-per-address",
                                 "1000000",
                                 "--max-connections",
                                 maxconn,
                                 "--log-level",
                                 "warn"};
-        size_t n = 14;
+        size_t n = 16;
         for (size_t i = 0; extra && extra[i] && n < 31; i++)
             argv[n++] = extra[i];
         argv[n] = NULL;
