@@ -272,7 +272,7 @@ static void fleet_fail(struct fleet *f, uint32_t i, const char *why)
     f->phase[i] = P_FAILED;
     f->failed++;
     if (!f->error[0])
-        snprintf(f->error, sizeof(f->error), "subscriber %u: %s", i, why);
+        snprintf(f->error, sizeof(f->error), "subscriber %u: %.160s", i, why);
     wsc_reset(&f->c[i]);
 }
 
@@ -495,7 +495,7 @@ static void writers_fail(struct writers *w, uint32_t i, const char *why)
     w->phase[i] = P_FAILED;
     w->failed++;
     if (!w->error[0])
-        snprintf(w->error, sizeof(w->error), "writer %u: %s", i, why);
+        snprintf(w->error, sizeof(w->error), "writer %u: %.160s", i, why);
     wsc_reset(&w->c[i]);
 }
 

@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# Builds Tafel twice and runs every test in both builds:
+# Builds Tafel twice with -Werror and runs every test in both builds:
 #   build/       the default build (-Wall -Wextra -Werror)
 #   build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer
-# then the protocol parser's fuzz target for 30 s on its seed corpus.
+# then builds it as a user would (cmake -DCMAKE_BUILD_TYPE=Release, no
+# -Werror: it must build, warnings and all), and fuzzes the protocol parser
+# for 30 s on its seed corpus.
 # Exits non-zero when anything fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,13 +21,26 @@ run_suite() {
   (cd "$dir" && ctest --output-on-failure --timeout 600) || return 1
 }
 
-run_suite build || failed=1
+run_suite build -DTAFEL_WERROR=ON || failed=1
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-  run_suite build-asan -DTAFEL_SANITIZE=ON || failed=1
+  run_suite build-asan -DTAFEL_WERROR=ON -DTAFEL_SANITIZE=ON || failed=1
+
+echo "== build build-release (cmake -DCMAKE_BUILD_TYPE=Release, as users build)"
+if cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release >build-release.log 2>&1 &&
+  cmake --build build-release -j"$(nproc)" >>build-release.log 2>&1; then
+  if grep -q "warning:" build-release.log; then
+    grep "warning:" build-release.log
+    echo "build-release: the Release build warns; every build type must be warnings-clean"
+    failed=1
+  fi
+else
+  cat build-release.log
+  failed=1
+fi
 
 echo "== fuzz protocol parser (30 s)"
 # Only the fuzz target: in this build protocol/ is instrumented for libFuzzer.
-if CC=clang TAFEL_TARGET=fuzz_request scripts/build.sh build-fuzz -DTAFEL_FUZZ=ON \
+if CC=clang TAFEL_TARGET=fuzz_request scripts/build.sh build-fuzz -DTAFEL_FUZZ=ON -DTAFEL_WERROR=ON \
   >build-fuzz.log 2>&1; then
   work=build-fuzz/corpus
   mkdir -p "$work"
