@@ -77,10 +77,12 @@ static const struct command commands[] = {
     {"watch", cmd_watch, watch_opts, "tafel watch [OPGAVE]",
      "Elke wijziging live tonen (van een opgave of van alles wat u mag zien) tot\n"
      "Ctrl-C. Na een verbroken verbinding opnieuw verbinden (0,2 s tot 5 s wachten)\n"
-     "zonder iets te missen of dubbel te tonen. --json: een gebeurtenis per regel.",
+     "zonder iets te missen of dubbel te tonen. --json: een gebeurtenis per regel,\n"
+     "en {\"type\":\"ready\",...} zodra het volgen loopt (ook na elk herverbinden).",
      "Print every change live (of one opgave, or of all you may read) until Ctrl-C.\n"
      "After a dropped connection it reconnects (waiting 0.2 s up to 5 s) missing\n"
-     "nothing and showing nothing twice. --json: one event per line."},
+     "nothing and showing nothing twice. --json: one event per line, and\n"
+     "{\"type\":\"ready\",...} once watching is live (again after each reconnect)."},
     {"key", cmd_key, key_opts,
      "tafel key create --role ROLE [--opgave ID ...] --label L [--expires 30d]\n"
      "tafel key list\n"

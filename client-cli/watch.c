@@ -232,6 +232,16 @@ static enum cli_exit watch_loop(struct watch *w)
         rc = subscribe(w);
         if (first && rc == CLI_EXIT_OK && !cli->json)
             fprintf(stderr, "tafel: %s\n", tr(cli, T_WATCHING));
+        if (rc == CLI_EXIT_OK && cli->json) {
+            /* Scripts (and tests) wait for this instead of guessing: from
+             * here on every change is printed. Again after each reconnect. */
+            json_t *ready = json_pack("{s:s, s:s, s:I}", "type", "ready", "opgave", w->opgave,
+                                      "seq", (json_int_t)w->last);
+            if (ready)
+                out_json(ready);
+            json_decref(ready);
+            fflush(stdout);
+        }
         if (rc == CLI_EXIT_OK && stream(w) == CONN_STOPPED)
             interrupted = 1;
         if (interrupted)

@@ -16,6 +16,7 @@ import datetime
 import json
 import os
 import re
+import select
 import shutil
 import signal
 import socket
@@ -758,11 +759,13 @@ class CliWatchTest(CliCase):
             t.join(5)
         return rc
 
+    def ready_count(self, lines):
+        return sum(1 for ln in list(lines) if '"type":"ready"' in ln)
+
     def test_watch_json_survives_a_restart(self):
         o = self.new_opgave("Watch")
         proc, lines, errs, threads = self.start_watch("--json", o)
-        self.wait_for(lambda: errs or True, 1)
-        time.sleep(0.3)  # subscribed
+        self.wait_for(lambda: self.ready_count(lines) == 1, what="the watch to be live")
         a = self.js("reflect", o, "voor de herstart")
         self.wait_for(lambda: any(a["id"] in ln for ln in lines), what="event A")
         self.assertEqual(self.srv.stop(), 0)
@@ -775,7 +778,11 @@ class CliWatchTest(CliCase):
         self.wait_for(lambda: any('"rev":2' in ln and a["id"] in ln for ln in lines), 10,
                       "event D")
         self.assertEqual(self.stop_watch(proc, threads), 0)
-        events = [json.loads(ln) for ln in lines]
+        msgs = [json.loads(ln) for ln in lines]
+        ready = [m for m in msgs if m["type"] == "ready"]
+        self.assertEqual(len(ready), 2, "ready once live, and again after the reconnect")
+        self.assertEqual(ready[0]["opgave"], o)
+        events = [m for m in msgs if m["type"] != "ready"]
         for ev in events:
             self.assertEqual(ev["type"], "event")
             self.assertIn(ev["op"], ("put", "delete"))
@@ -788,7 +795,7 @@ class CliWatchTest(CliCase):
     def test_watch_all_human_and_interrupt(self):
         o = self.new_opgave("Alles")
         proc, lines, errs, threads = self.start_watch()
-        time.sleep(0.3)
+        self.wait_for(lambda: any("Ctrl-C" in e for e in list(errs)), what="the watch to be live")
         r = self.js("reflect", o, "Iedereen ziet dit")
         self.wait_for(lambda: any(r["id"] in ln for ln in lines), what="the change")
         self.js("reflectie", "delete", r["id"])
@@ -802,10 +809,12 @@ class CliWatchTest(CliCase):
         o = self.new_opgave("Intrekken")
         k = self.make_key("waarnemer", o)
         e = cli_env(self.url(), k["key"], self.xdg)
-        proc = subprocess.Popen([tafel_path(), "watch", o], env=e, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen([tafel_path(), "watch", "--json", o], env=e,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
-        time.sleep(0.3)
+        live, _, _ = select.select([proc.stdout], [], [], 10)
+        self.assertTrue(live, "the watch never said it was live")
+        self.assertEqual(json.loads(proc.stdout.readline())["type"], "ready")
         self.js("key", "revoke", k["key_id"])
         out, err = proc.communicate(timeout=10)
         self.assertEqual(proc.returncode, 4, err)
