@@ -182,39 +182,21 @@ enum cli_lang { CLI_NL, CLI_EN };
     X(T_R_SUBTITLE, "Het verhaal van de opgave", "The story of the opgave")                      \
     X(T_R_MADE_ON, "gemaakt op", "made on")                                                      \
     X(T_R_GOAL, "Doel: wat is er anders dan nu", "Goal: what will be different")                 \
-    X(T_R_TARGET_DATE, "Streefdatum", "Target date")                                             \
-    X(T_R_WAY, "Werkwijze", "Way of working")                                                    \
-    X(T_R_DOMAINS, "Domeinen", "Domains")                                                        \
-    X(T_R_DESCRIPTION, "Beschrijving", "Description")                                            \
     X(T_R_TRIANGLE, "Sturingsdriehoek", "Steering triangle")                                     \
-    X(T_R_POLITICAL, "Bestuurlijk opdrachtgever (wethouder)", "Political sponsor (alderman)")    \
-    X(T_R_EXECUTIVE, "Ambtelijk opdrachtgever", "Executive sponsor")                             \
-    X(T_R_LEAD, "Opdrachtnemer (opgaveleider)", "Lead (opgaveleider)")                           \
-    X(T_R_LIGHT, "Stoplicht", "Traffic light")                                                   \
     X(T_R_NOTE, "Toelichting", "Explanation")                                                    \
     X(T_R_ACTIONS, "Actielijnen: wie levert wat", "Action lines: who delivers what")             \
-    X(T_R_ACTIVITY, "Activiteit", "Activity")                                                    \
-    X(T_R_OWNER, "Eigenaar", "Owner")                                                            \
-    X(T_R_STATUS, "Status", "Status")                                                            \
     X(T_R_PERIOD, "Periode", "Period")                                                           \
-    X(T_R_INDICATORS, "Indicatoren", "Indicators")                                               \
     X(T_R_EFFECT, "Effectindicatoren", "Effect indicators")                                      \
     X(T_R_CONTEXT, "Contextindicatoren", "Context indicators")                                   \
-    X(T_R_INDICATOR, "Indicator", "Indicator")                                                   \
-    X(T_R_BASELINE, "Nulmeting", "Baseline")                                                     \
-    X(T_R_TARGET, "Streefwaarde", "Target")                                                      \
     X(T_R_LATEST, "Laatste waarde", "Latest value")                                              \
     X(T_R_TREND, "Trend", "Trend")                                                               \
     X(T_R_UP, "stijgend", "up")                                                                  \
     X(T_R_DOWN, "dalend", "down")                                                                \
     X(T_R_FLAT, "gelijk", "flat")                                                                \
     X(T_R_TIMELINE, "Tijdlijn", "Timeline")                                                      \
-    X(T_R_DATE, "Datum", "Date")                                                                 \
-    X(T_R_MOMENT, "Moment", "Moment")                                                            \
     X(T_R_FEELING, "Gevoel (gemiddeld)", "Feeling (average)")                                    \
     X(T_R_HIGH, "hoogtepunt", "high point")                                                      \
     X(T_R_LOW, "dieptepunt", "low point")                                                        \
-    X(T_R_MILESTONE, "mijlpaal", "milestone")                                                    \
     X(T_R_HIGHEST, "Hoogste punt", "Highest point")                                              \
     X(T_R_LOWEST, "Laagste punt", "Lowest point")                                                \
     X(T_R_STORIES, "Succesverhalen", "Success stories")                                          \
@@ -344,8 +326,8 @@ void out_table_new_row(struct out_table *t);
 /** @brief Print aligned on stdout (cells cut at 60 characters) and free. */
 void out_table_print(struct out_table *t);
 
-/** @brief The label of a field for people: doc_nl in Dutch, the English
- *  doc up to its first ':' or ','. Writes into @p buf. */
+/** @brief The label of a field for people: the schema row's label_nl or
+ *  label_en (the page's form label). Writes into @p buf. */
 const char *field_label(const struct cli *cli, const struct tafel_field *f, char *buf, size_t size);
 
 /** @brief Print @p doc for people (field, label, value) or as JSON. */

@@ -55,11 +55,12 @@ static bool in_words(const char *const *words, const char *s)
     return false;
 }
 
-static void join_words(const char *const *words, char *buf, size_t size)
+/* The wire words of an enumeration, "groen, oranje, rood". */
+static void join_values(const struct tafel_field *f, char *buf, size_t size)
 {
     buf[0] = '\0';
-    for (size_t i = 0; words && words[i]; i++)
-        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? ", " : "", words[i]);
+    for (size_t i = 0; i < tafel_schema_nvalues(f); i++)
+        snprintf(buf + strlen(buf), size - strlen(buf), "%s%s", i ? ", " : "", f->values[i].value);
 }
 
 static enum cli_exit bad_value(struct cli *cli, const char *name, const char *text,
@@ -72,9 +73,10 @@ static enum cli_exit bad_value(struct cli *cli, const char *name, const char *te
 static json_t *enum_value(struct cli *cli, const struct tafel_field *f, const char *s)
 {
     char buf[300], expected[340];
-    if (in_words(f->values, s))
-        return json_string(s);
-    join_words(f->values, buf, sizeof(buf));
+    for (size_t i = 0; i < tafel_schema_nvalues(f); i++)
+        if (strcmp(f->values[i].value, s) == 0)
+            return json_string(s);
+    join_values(f, buf, sizeof(buf));
     snprintf(expected, sizeof(expected), "%s %s", tr(cli, T_ONE_OF), buf);
     bad_value(cli, f->name, s, expected);
     return NULL;
@@ -522,11 +524,11 @@ static void type_text(const struct cli *cli, const struct tafel_field *f, char *
         snprintf(buf, size, en ? "text ..%lld" : "tekst ..%lld", (long long)f->max_len);
         break;
     case TAFEL_F_ENUM:
-        join_words(f->values, words, sizeof(words));
+        join_values(f, words, sizeof(words));
         snprintf(buf, size, "%s", words);
         break;
     case TAFEL_F_ENUM_SET:
-        join_words(f->values, words, sizeof(words));
+        join_values(f, words, sizeof(words));
         snprintf(buf, size, "%s: %s", en ? "comma-separated" : "met komma's", words);
         break;
     case TAFEL_F_INT:

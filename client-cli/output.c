@@ -322,14 +322,7 @@ void out_table_print(struct out_table *t)
 
 const char *field_label(const struct cli *cli, const struct tafel_field *f, char *buf, size_t size)
 {
-    if (cli->lang == CLI_NL) {
-        snprintf(buf, size, "%s", f->doc_nl);
-        return buf;
-    }
-    size_t n = strcspn(f->doc, ":,(");
-    while (n > 0 && f->doc[n - 1] == ' ')
-        n--;
-    snprintf(buf, size, "%.*s", (int)n, f->doc);
+    snprintf(buf, size, "%s", cli->lang == CLI_NL ? f->label_nl : f->label_en);
     return buf;
 }
 

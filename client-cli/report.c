@@ -504,18 +504,35 @@ static const char *T(const struct emitter *e, enum cli_text id)
     return tr(e->cli, id);
 }
 
-/* Enumeration values are Dutch words; English readers get a translation. */
-static const char *word(const struct emitter *e, const char *w)
+static bool english(const struct emitter *e)
 {
-    static const char *const en[][2] = {
-        {"groen", "green"},     {"oranje", "orange"},      {"rood", "red"},
-        {"gepland", "planned"}, {"lopend", "running"},     {"afgerond", "finished"},
-        {"gestopt", "stopped"}, {"mijlpaal", "milestone"}, {"moment", "moment"},
-        {"fysiek", "physical"}, {"sociaal", "social"},     {"bedrijfsvoering", "operations"},
-    };
-    for (size_t i = 0; e->cli->lang == CLI_EN && i < sizeof(en) / sizeof(en[0]); i++)
-        if (strcmp(en[i][0], w) == 0)
-            return en[i][1];
+    return e->cli->lang == CLI_EN;
+}
+
+/* The label of field @p name of @p kind: the schema row's, as the page
+ * and `tafel KIND show` write it. */
+static const char *flabel(const struct emitter *e, enum tafel_kind kind, const char *name)
+{
+    const struct tafel_field *f = tafel_schema_field(tafel_schema_kind(kind), name);
+    return !f ? name : english(e) ? f->label_en : f->label_nl;
+}
+
+/* The label of @p kind ("Activiteit" / "Activity"). */
+static const char *klabel(const struct emitter *e, enum tafel_kind kind)
+{
+    const struct tafel_kind_def *def = tafel_schema_kind(kind);
+    return english(e) ? def->label_en : def->label_nl;
+}
+
+/* Enumeration value @p w of field @p name of @p kind in words: the row's
+ * label (groen / green), or @p w itself if it is not one of the values. */
+static const char *word(const struct emitter *e, enum tafel_kind kind, const char *name,
+                        const char *w)
+{
+    const struct tafel_field *f = tafel_schema_field(tafel_schema_kind(kind), name);
+    for (size_t i = 0; f && i < tafel_schema_nvalues(f); i++)
+        if (strcmp(f->values[i].value, w) == 0)
+            return tafel_schema_value_label(&f->values[i], english(e));
     return w;
 }
 
@@ -526,12 +543,12 @@ static void cell(json_t *rows, char *s)
     free(s);
 }
 
-static json_t *header(const struct emitter *e, const enum cli_text *cols, size_t n)
+static json_t *header(const char *const *cols, size_t n)
 {
     json_t *rows = json_array();
     json_array_append_new(rows, json_array());
     for (size_t i = 0; i < n; i++)
-        cell(rows, strdup(T(e, cols[i])));
+        cell(rows, strdup(cols[i]));
     return rows;
 }
 
@@ -541,12 +558,31 @@ static char *value(const struct emitter *e, const json_t *doc, const char *name)
     return v ? out_value(e->cli, v) : NULL;
 }
 
-static void optional_item(struct emitter *e, enum cli_text label, const json_t *doc,
-                          const char *name)
+/* Field @p name of the opgave @p doc as a labelled item, if it has a value;
+ * enumeration values in words. */
+static void optional_item(struct emitter *e, const json_t *doc, const char *name)
 {
-    char *v = value(e, doc, name);
+    const json_t *j = json_object_get(doc, name);
+    char *v = NULL;
+    if (json_is_array(j)) {
+        /* an enum_set: each value in words */
+        json_t *words = json_array();
+        size_t i;
+        json_t *w;
+        json_array_foreach(j, i, w)
+        {
+            const char *s = json_string_value(w);
+            json_array_append_new(words, json_string(word(e, TAFEL_KIND_OPGAVE, name, s ? s : "")));
+        }
+        v = out_value(e->cli, words);
+        json_decref(words);
+    } else if (json_is_string(j)) {
+        v = strdup(word(e, TAFEL_KIND_OPGAVE, name, json_string_value(j)));
+    } else {
+        v = value(e, doc, name);
+    }
     if (v && *v)
-        item(e, T(e, label), word(e, v));
+        item(e, flabel(e, TAFEL_KIND_OPGAVE, name), v);
     free(v);
 }
 
@@ -555,30 +591,35 @@ static void walk_opgave(struct emitter *e, const json_t *m)
     const json_t *o = json_object_get(m, "opgave");
     heading(e, 2, T(e, T_R_GOAL));
     para(e, NULL, *member_str(o, "goal") ? member_str(o, "goal") : T(e, T_R_NOTHING));
-    optional_item(e, T_R_TARGET_DATE, o, "target_date");
-    optional_item(e, T_R_WAY, o, "way_of_working");
-    optional_item(e, T_R_DOMAINS, o, "domains");
+    optional_item(e, o, "target_date");
+    optional_item(e, o, "way_of_working");
+    optional_item(e, o, "domains");
     if (*member_str(o, "description"))
-        para(e, T(e, T_R_DESCRIPTION), member_str(o, "description"));
+        para(e, flabel(e, TAFEL_KIND_OPGAVE, "description"), member_str(o, "description"));
 
     const json_t *tri = json_object_get(m, "sturingsdriehoek");
     heading(e, 2, T(e, T_R_TRIANGLE));
-    const enum cli_text labels[] = {T_R_POLITICAL, T_R_EXECUTIVE, T_R_LEAD};
     const char *names[] = {"political_sponsor", "executive_sponsor", "lead"};
     for (size_t i = 0; i < 3; i++)
-        item(e, T(e, labels[i]), *member_str(tri, names[i]) ? member_str(tri, names[i]) : "-");
+        item(e, flabel(e, TAFEL_KIND_OPGAVE, names[i]),
+             *member_str(tri, names[i]) ? member_str(tri, names[i]) : "-");
 
     const json_t *light = json_object_get(m, "traffic_light");
-    heading(e, 2, T(e, T_R_LIGHT));
-    para(e, T(e, T_R_LIGHT),
-         *member_str(light, "value") ? word(e, member_str(light, "value")) : "-");
+    const char *light_label = flabel(e, TAFEL_KIND_OPGAVE, "traffic_light");
+    heading(e, 2, light_label);
+    para(e, light_label,
+         *member_str(light, "value")
+             ? word(e, TAFEL_KIND_OPGAVE, "traffic_light", member_str(light, "value"))
+             : "-");
     if (*member_str(light, "note"))
         para(e, T(e, T_R_NOTE), member_str(light, "note"));
 }
 
 static void walk_actions(struct emitter *e, const json_t *m)
 {
-    static const enum cli_text cols[] = {T_R_ACTIVITY, T_R_OWNER, T_R_STATUS, T_R_PERIOD};
+    const char *cols[] = {klabel(e, TAFEL_KIND_ACTIVITEIT),
+                          flabel(e, TAFEL_KIND_ACTIVITEIT, "owner"),
+                          flabel(e, TAFEL_KIND_ACTIVITEIT, "status"), T(e, T_R_PERIOD)};
     heading(e, 2, T(e, T_R_ACTIONS));
     const json_t *lines = json_object_get(m, "actielijnen");
     if (!json_array_size(lines))
@@ -593,13 +634,13 @@ static void walk_actions(struct emitter *e, const json_t *m)
         const json_t *acts = json_object_get(l, "activiteiten");
         if (!json_array_size(acts))
             continue;
-        json_t *rows = header(e, cols, 4);
+        json_t *rows = header(cols, 4);
         json_array_foreach(acts, j, a)
         {
             json_array_append_new(rows, json_array());
             cell(rows, strdup(member_str(a, "title")));
             cell(rows, strdup(member_str(a, "owner")));
-            cell(rows, strdup(word(e, member_str(a, "status"))));
+            cell(rows, strdup(word(e, TAFEL_KIND_ACTIVITEIT, "status", member_str(a, "status"))));
             char *period = NULL;
             if ((*member_str(a, "start_date") || *member_str(a, "end_date")) &&
                 asprintf(&period, "%s – %s", member_str(a, "start_date"),
@@ -626,10 +667,12 @@ static char *with_unit(const struct emitter *e, const json_t *doc, const char *n
 
 static void walk_indicators(struct emitter *e, const json_t *m)
 {
-    static const enum cli_text cols[] = {T_R_INDICATOR, T_R_BASELINE, T_R_TARGET, T_R_LATEST,
-                                         T_R_TREND};
+    const char *cols[] = {
+        klabel(e, TAFEL_KIND_INDICATOR), flabel(e, TAFEL_KIND_INDICATOR, "baseline"),
+        flabel(e, TAFEL_KIND_INDICATOR, "target"), T(e, T_R_LATEST), T(e, T_R_TREND)};
     const json_t *inds = json_object_get(m, "indicators");
-    heading(e, 2, T(e, T_R_INDICATORS));
+    const struct tafel_kind_def *ind = tafel_schema_kind(TAFEL_KIND_INDICATOR);
+    heading(e, 2, english(e) ? ind->plural_en : ind->plural_nl);
     const char *groups[] = {"effect", "context"};
     const enum cli_text titles[] = {T_R_EFFECT, T_R_CONTEXT};
     for (size_t g = 0; g < 2; g++) {
@@ -639,7 +682,7 @@ static void walk_indicators(struct emitter *e, const json_t *m)
             para(e, NULL, T(e, T_R_NOTHING));
             continue;
         }
-        json_t *rows = header(e, cols, 5);
+        json_t *rows = header(cols, 5);
         size_t i;
         json_t *d;
         json_array_foreach(list, i, d)
@@ -680,14 +723,15 @@ static void point_item(struct emitter *e, enum cli_text label, const json_t *p)
 
 static void walk_timeline(struct emitter *e, const json_t *m)
 {
-    static const enum cli_text cols[] = {T_R_DATE, T_R_MOMENT, T_R_FEELING};
+    const char *cols[] = {flabel(e, TAFEL_KIND_MOMENT, "date"), klabel(e, TAFEL_KIND_MOMENT),
+                          T(e, T_R_FEELING)};
     heading(e, 2, T(e, T_R_TIMELINE));
     const json_t *moments = json_object_get(m, "timeline");
     if (!json_array_size(moments)) {
         para(e, NULL, T(e, T_R_NOTHING));
         return;
     }
-    json_t *rows = header(e, cols, 3);
+    json_t *rows = header(cols, 3);
     size_t i;
     json_t *d;
     json_array_foreach(moments, i, d)
@@ -697,7 +741,8 @@ static void walk_timeline(struct emitter *e, const json_t *m)
         char *title = NULL;
         bool milestone = strcmp(member_str(d, "type"), "mijlpaal") == 0;
         if (asprintf(&title, "%s%s%s%s", member_str(d, "title"), milestone ? " (" : "",
-                     milestone ? T(e, T_R_MILESTONE) : "", milestone ? ")" : "") < 0)
+                     milestone ? word(e, TAFEL_KIND_MOMENT, "type", "mijlpaal") : "",
+                     milestone ? ")" : "") < 0)
             title = NULL;
         cell(rows, title);
         char *feel = NULL;

@@ -43,6 +43,13 @@ static const char *const role_names[] = {"beheerder", "opgaveleider", "partner",
                                          "inwoner",   "waarnemer",    NULL};
 _Static_assert(sizeof(role_names) / sizeof(role_names[0]) == TAFEL_ROLE__COUNT + 1,
                "one name per role");
+/* For people, parallel to role_names: {Dutch, English}. */
+static const char *const role_labels[][2] = {
+    {"Beheerder", "Administrator"}, {"Opgaveleider", "Opgave lead"}, {"Partner", "Partner"},
+    {"Inwoner", "Inhabitant"},      {"Waarnemer", "Observer"},
+};
+_Static_assert(sizeof(role_labels) / sizeof(role_labels[0]) == TAFEL_ROLE__COUNT,
+               "one label per role");
 
 static const char *const moderation_names[] = {"hide", "restore", "pin", "unpin", NULL};
 static const char *const event_ops[] = {"put", "delete", NULL};
@@ -55,6 +62,11 @@ const char *tafel_msg_name(enum tafel_msg msg)
 const char *tafel_role_name(enum tafel_role role)
 {
     return (int)role >= 0 && role < TAFEL_ROLE__COUNT ? role_names[role] : NULL;
+}
+
+const char *tafel_role_label(enum tafel_role role, bool english)
+{
+    return (int)role >= 0 && role < TAFEL_ROLE__COUNT ? role_labels[role][english ? 1 : 0] : NULL;
 }
 
 bool tafel_role_from_name(const char *name, enum tafel_role *role)

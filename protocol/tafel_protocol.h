@@ -48,22 +48,8 @@ struct tafel_limits {
 /** Largest integer accepted anywhere (2^53: exact in a double, safe in JS). */
 #define TAFEL_INT_MAX 9007199254740992LL
 
-/* ----------------------------------------------------------------- roles */
-
-enum tafel_role {
-    TAFEL_ROLE_BEHEERDER,    /* administrator */
-    TAFEL_ROLE_OPGAVELEIDER, /* mission lead, moderates its opgaven */
-    TAFEL_ROLE_PARTNER,      /* member organisation */
-    TAFEL_ROLE_INWONER,      /* inhabitant, joined a session by code */
-    TAFEL_ROLE_WAARNEMER,    /* observer: reads only */
-    TAFEL_ROLE__COUNT
-};
-
-/** @brief Wire name of @p role ("beheerder", ...); NULL if out of range. */
-const char *tafel_role_name(enum tafel_role role);
-
-/** @brief Role by wire name; false if @p name is not one. */
-bool tafel_role_from_name(const char *name, enum tafel_role *role);
+/* Roles (enum tafel_role, tafel_role_name(), tafel_role_label()) are in
+ * tafel_schema.h: the permission cells of each kind's row are per role. */
 
 /* -------------------------------------------------------------- requests */
 

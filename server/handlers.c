@@ -109,7 +109,10 @@ bool doc_needs_view(const struct tafel_actor *a, const char *kind, const char *o
 {
     if (tafel_actor_moderates(a, opgave))
         return false;
-    return strcmp(kind, "reflectie") == 0 || strcmp(kind, "sessie") == 0;
+    /* A moderated kind (its row says so) may be hidden; a sessie has its
+     * join code (doc_hide_secrets). */
+    const struct tafel_kind_def *def = tafel_schema_kind_by_name(kind);
+    return def && (def->moderated || def->kind == TAFEL_KIND_SESSIE);
 }
 
 void doc_hide_secrets(const struct tafel_actor *a, enum tafel_kind kind, json_t *doc)

@@ -45,9 +45,9 @@ void reply_error(struct conn *c, const json_t *req, enum tafel_err code, const c
                  const char *message);
 
 /** @brief True if what @p a may see of a document of @p kind in @p opgave
- *  can differ from the stored text (a reflectie that may be hidden, a
- *  session's join code): then it must be parsed and passed through
- *  doc_readable(). */
+ *  can differ from the stored text (a document of a moderated kind, such
+ *  as a reflectie, that may be hidden; a session's join code): then it must
+ *  be parsed and passed through doc_readable(). */
 bool doc_needs_view(const struct tafel_actor *a, const char *kind, const char *opgave);
 
 /** @brief Remove from @p doc (a stored document of @p kind) what @p a may not

@@ -1,7 +1,8 @@
 /*
- * main.c - tafeld's command line: init, serve (the default), backup and the
- * offline `key create`. Parses options, opens the data directory and hands
- * over to ws.c; it holds no server logic itself.
+ * main.c - tafeld's command line: init, serve (the default), backup, the
+ * offline `key create` and `schema` (the table as JSON or as the docs).
+ * Parses options, opens the data directory and hands over to ws.c; it holds
+ * no server logic itself.
  *
  * Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
  */
@@ -34,6 +35,9 @@ static const char usage_text[] =
     "  key create --role R --label L [--opgave ID]... [--expires-in SECONDS]\n"
     "                        create an access key offline (recovery when every\n"
     "                        beheerder key is lost); prints it on the last line\n"
+    "  schema --json         print the schema table as served at /schema.json\n"
+    "  schema --markdown PAGE  print docs/PAGE.md written from the schema table:\n"
+    "                        data-model or permissions (scripts/gen-docs.sh)\n"
     "\n"
     "Options:\n"
     "  --data DIR            data directory (default: data)\n"
@@ -94,6 +98,8 @@ enum opt_id {
     OPT_LABEL,
     OPT_OPGAVE,
     OPT_EXPIRES_IN,
+    OPT_JSON,
+    OPT_MARKDOWN,
 };
 
 static const struct option long_opts[] = {
@@ -120,6 +126,8 @@ static const struct option long_opts[] = {
     {"label", required_argument, NULL, OPT_LABEL},
     {"opgave", required_argument, NULL, OPT_OPGAVE},
     {"expires-in", required_argument, NULL, OPT_EXPIRES_IN},
+    {"json", no_argument, NULL, OPT_JSON},
+    {"markdown", required_argument, NULL, OPT_MARKDOWN},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -131,6 +139,8 @@ struct args {
     const char *out, *role, *label;
     json_t *opgaven; /* --opgave list, or NULL */
     long long expires_in;
+    bool json;            /* schema --json */
+    const char *markdown; /* schema --markdown PAGE */
 };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -270,6 +280,12 @@ static int parse_option(int opt, const char *val, struct args *a)
             a->opgaven = json_array();
         json_array_append_new(a->opgaven, json_string(val));
         return 0;
+    case OPT_JSON:
+        a->json = true;
+        return 0;
+    case OPT_MARKDOWN:
+        a->markdown = val;
+        return 0;
     case OPT_EXPIRES_IN:
         if (!parse_num(val, 1, 315360000, &n))
             return usage_error("--expires-in wants seconds (1..315360000), not '%s'", val);
@@ -356,6 +372,34 @@ static int cmd_backup(struct args *a)
     }
     printf("Backup of %s written to %s.\n", a->cfg.data_dir, a->out);
     return 0;
+}
+
+/* The schema table for others to read: no data directory needed, so that
+ * the docs can be generated (and checked) from a fresh build. */
+static int cmd_schema(struct args *a)
+{
+    enum tafel_schema_page page;
+    if (a->json == !!a->markdown)
+        return usage_error("schema wants --json or --markdown data-model|permissions");
+    if (a->markdown && !tafel_schema_page_from_name(a->markdown, &page))
+        return usage_error("--markdown wants data-model or permissions, not '%s'", a->markdown);
+    char *text = NULL;
+    if (a->json) {
+        json_t *doc = tafel_schema_json();
+        text = doc ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+        json_decref(doc);
+    } else {
+        text = tafel_schema_markdown(page);
+    }
+    if (!text) {
+        fprintf(stderr, "tafeld: out of memory\n");
+        return 1;
+    }
+    fputs(text, stdout);
+    if (a->json)
+        fputc('\n', stdout);
+    free(text);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* One descriptor per connection, plus the listener, LMDB and the web files:
@@ -460,6 +504,8 @@ int main(int argc, char **argv)
             rc = cmd_backup(&a);
         else if (strcmp(cmd, "key create") == 0)
             rc = cmd_key_create(&a);
+        else if (strcmp(cmd, "schema") == 0)
+            rc = cmd_schema(&a);
         else
             rc = usage_error("unknown command '%s'", cmd);
     }

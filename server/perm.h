@@ -1,6 +1,7 @@
 /*
- * perm.h - who may do what: the role x kind x action matrix of
- * docs/permissions.md, and the scope rules (which opgaven an actor sees).
+ * perm.h - who may do what: the role x kind x action cells of each kind's
+ * row (protocol/schema.c, docs/permissions.md is written from them), and the
+ * scope rules (which opgaven an actor sees).
  *
  * Every request is checked here before its handler acts and, for what
  * depends on the stored document (ownership, hidden reflections), again in
@@ -31,19 +32,12 @@ struct tafel_actor {
     int64_t expires_ms;                       /* 0: never */
 };
 
-enum tafel_action {
-    TAFEL_ACT_READ,
-    TAFEL_ACT_CREATE,
-    TAFEL_ACT_UPDATE,
-    TAFEL_ACT_DELETE,
-    TAFEL_ACT_MODERATE,
-    TAFEL_ACT__COUNT
-};
+/* enum tafel_action and enum tafel_perm are tafel_schema.h's: the cells are
+ * part of each kind's row there. */
 
-/** A cell of the matrix. */
-enum tafel_perm { TAFEL_PERM_NO, TAFEL_PERM_YES, TAFEL_PERM_OWN };
-
-/** @brief The matrix cell for @p role, @p kind, @p action. */
+/** @brief The cell for @p role, @p kind, @p action, from the kind's row in
+ *  protocol/schema.c: TAFEL_PERM_NO, _YES or _OWN. An unset cell (a row
+ *  bug, refused by the unit tests) and anything out of range is NO. */
 enum tafel_perm tafel_perm_cell(enum tafel_role role, enum tafel_kind kind,
                                 enum tafel_action action);
 

@@ -198,6 +198,7 @@ struct tafel_server {
     size_t queued_bytes;           /* output queued to every connection together */
     bool storage_full;             /* the last write failed for lack of space */
     char *web_root;                /* real path of cfg.web_dir (malloc'd), NULL if absent */
+    char *schema_json;             /* GET /schema.json: tafel_schema_json(), dumped at start */
 };
 
 /* handlers.c: dispatch one parsed request of an authenticated or

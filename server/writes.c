@@ -601,7 +601,7 @@ void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
     if (op->msg == TAFEL_MSG_SESSION_CLOSE ||
         (op->kind == TAFEL_KIND_SESSIE && op->w.op == TAFEL_OP_DELETE))
         tafel_close_session(srv, op->w.new_id, 4403, "session closed");
-    if (op->kind == TAFEL_KIND_OPGAVE || op->kind == TAFEL_KIND_LID || op->audit_logged)
+    if (tafel_schema_kind(op->kind)->audited || op->audit_logged)
         log_info("conn=%llu %s %s/%s rev=%lld seq=%llu",
                  (unsigned long long)(op->conn ? op->conn->id : 0), tafel_msg_name(op->msg),
                  op->kind_name, op->w.new_id, (long long)op->w.new_rev,
@@ -634,8 +634,8 @@ static const char *audit_action_of(enum tafel_msg msg, enum tafel_kind kind)
     case TAFEL_MSG_PUT:
     case TAFEL_MSG_PATCH:
     case TAFEL_MSG_DELETE:
-        /* Administrative kinds: the opgave itself and its members. */
-        return kind == TAFEL_KIND_OPGAVE || kind == TAFEL_KIND_LID ? tafel_msg_name(msg) : NULL;
+        /* The kinds whose schema row says so (the opgave itself, its members). */
+        return tafel_schema_kind(kind)->audited ? tafel_msg_name(msg) : NULL;
     default:
         return NULL;
     }

@@ -1,10 +1,10 @@
 /*
  * ws.c - tafeld's only libwebsockets callback, and the service loop.
  *
- * One port serves HTTP (the web page from web/, /healthz, /metrics) and the
- * WebSocket protocol tafel.v1 at /ws. This file turns socket events into
- * calls on the rest of server/: a complete message goes to
- * tafel_handle_request(), a finished write batch to
+ * One port serves HTTP (the web page from web/, /healthz, /metrics,
+ * /schema.json) and the WebSocket protocol tafel.v1 at /ws. This file turns
+ * socket events into calls on the rest of server/: a complete message goes
+ * to tafel_handle_request(), a finished write batch to
  * tafel_handle_write_done(), and WRITEABLE sends one queued frame or one
  * live event (one lws_write per callback, re-armed while more is due).
  * Nothing here decides what a request means or who may make it.
@@ -289,6 +289,12 @@ static int http_request(struct lws *wsi, struct pss *pss)
                  (unsigned long long)hub_seq(srv->hub));
         return http_respond(wsi, pss, strcmp(status, "ok") == 0 ? 200 : 503, "application/json",
                             body);
+    }
+    if (strcmp(uri, "/schema.json") == 0) {
+        /* The kinds, fields, labels and permission cells the page builds
+         * its forms and buttons from; built once at start (the table is
+         * compiled in). */
+        return http_respond(wsi, pss, 200, "application/json", srv->schema_json);
     }
     if (strcmp(uri, "/metrics") == 0) {
         char *text = tafel_metrics_render(srv);
@@ -684,10 +690,13 @@ int tafel_server_run(struct tafel_server *srv)
     srv->web_root = realpath(srv->cfg.web_dir, NULL);
     if (!srv->web_root)
         log_warn("web directory %s not found: the page will not be served", srv->cfg.web_dir);
+    json_t *schema = tafel_schema_json();
+    srv->schema_json = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
+    json_decref(schema);
     srv->hub = hub_new(srv->store, srv->cfg.ring_size);
     srv->buckets = strmap_new();
     srv->quotas = strmap_new();
-    srv->writer = srv->hub && srv->buckets && srv->quotas
+    srv->writer = srv->schema_json && srv->hub && srv->buckets && srv->quotas
                       ? tafel_writer_start(srv->store, srv->ctx, tafel_writer_finish, LWS_PRE, 1024)
                       : NULL;
     if (!srv->writer) {
@@ -729,5 +738,7 @@ cleanup:
     tafel_presence_free(srv);
     free(srv->web_root);
     srv->web_root = NULL;
+    free(srv->schema_json);
+    srv->schema_json = NULL;
     return rc;
 }

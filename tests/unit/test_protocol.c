@@ -31,9 +31,9 @@ static json_t *sample_value(const struct tafel_field *f)
     case TAFEL_F_STRING:
         return json_string(f->min_len > 0 ? "Vitale kernen" : "");
     case TAFEL_F_ENUM:
-        return json_string(f->values[0]);
+        return json_string(f->values[0].value);
     case TAFEL_F_ENUM_SET:
-        return json_pack("[s]", f->values[0]);
+        return json_pack("[s]", f->values[0].value);
     case TAFEL_F_INT:
         return json_integer((json_int_t)f->max);
     case TAFEL_F_NUMBER:
