@@ -4,8 +4,12 @@
 // on the projector, moderation, a conflict, keys created and revoked, the
 // page catching up after a server restart, an inhabitant who reloads staying
 // the same participant (one vote), the page after a restore from an older
-// backup (a snapshot replaces what it held), axe-core on every view, and a
-// screenshot of every view (TAFEL_SCREENSHOTS, default build/screenshots).
+// backup (a snapshot replaces what it held), the page built from
+// /schema.json (every form's fields, labels, controls, limits and choices in
+// Dutch and English; each role's buttons after the permission cells; an
+// error with a retry when the schema cannot be had), axe-core on every view,
+// and a screenshot of every view (TAFEL_SCREENSHOTS, default
+// build/screenshots).
 //
 //   TAFELD=build/server/tafeld node --test tests/browser/
 
@@ -467,12 +471,240 @@ test('English with a switch; dates stay Dutch', { timeout: T(60000) }, async () 
   await p.waitForSelector('#lang-switch');
   await p.click('#lang-switch');
   await p.waitForSelector('html[lang="en"]');
-  await p.waitForSelector('#sec-actions-title:text-is("Action lines")');
+  const plural = (await schemaJson()).kinds.find((k) => k.name === 'actielijn').plural.en;
+  await p.waitForSelector(`#sec-actions-title:text-is(${JSON.stringify(plural)})`);
   assert.match(await p.textContent('.timeline'), /15-01-2025/);
   await axeCheck(p, 'opgave (English)');
   await shot(p, '13-opgave-english', false);
   await p.click('#lang-switch');
   await p.waitForSelector('html[lang="nl"]');
+});
+
+// ------------------------------------------------ the page follows the schema
+
+let schemaDoc = null;
+/** GET /schema.json, as the page gets it (once per test run). */
+async function schemaJson() {
+  if (!schemaDoc) {
+    const res = await fetch(`${srv.url}/schema.json`);
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') || '', /^application\/json/);
+    schemaDoc = await res.json();
+  }
+  return schemaDoc;
+}
+
+// What a form holds for a field of the schema: what a client writes.
+const EDITABLE = new Set(['string', 'enum', 'enum_set', 'int', 'number', 'bool', 'date', 'datetime', 'ref']);
+const formFieldsOf = (k) => k.fields.filter((f) => !f.server && !f.moderate && EDITABLE.has(f.type));
+
+/** The open dialog's form as data: per field its name, label (without the
+ * required mark), whether it is marked required, its control and choices. */
+function readDialog(p) {
+  return p.evaluate(() => {
+    const textOf = (el) => { const c = el.cloneNode(true); for (const r of c.querySelectorAll('.req')) r.remove(); return c.textContent.trim(); };
+    return {
+      title: document.querySelector('dialog #dialog-title').textContent,
+      fields: [...document.querySelectorAll('dialog form.edit-form .field')].map((el) => {
+        const set = el.tagName === 'FIELDSET';
+        const input = el.querySelector('input, select, textarea');
+        const label = set ? el.querySelector('legend') : el.querySelector(`label[for="${input.id}"]`);
+        return {
+          name: el.dataset.field,
+          label: textOf(label),
+          required: !!label.querySelector('.req') && (set || input.getAttribute('aria-required') === 'true'),
+          control: set ? 'checkboxes' : input.tagName === 'INPUT' ? `input:${input.type}` : input.tagName.toLowerCase(),
+          maxlength: input.getAttribute('maxlength'),
+          min: input.getAttribute('min'),
+          max: input.getAttribute('max'),
+          choices: set ? [...el.querySelectorAll('.check')].map((c) => [c.querySelector('input').value, c.querySelector('label').textContent])
+            : input.tagName === 'SELECT' ? [...input.options].filter((o) => o.value !== '').map((o) => [o.value, o.textContent]) : null,
+        };
+      }),
+    };
+  });
+}
+
+/** The control the schema's field asks for (forms.js: strings up to 200
+ * characters get an input, longer ones a textarea). */
+function controlOf(f) {
+  switch (f.type) {
+    case 'string': return typeof f.max_len === 'number' && f.max_len <= 200 ? 'input:text' : 'textarea';
+    case 'enum': case 'ref': return 'select';
+    case 'enum_set': return 'checkboxes';
+    case 'int': case 'number': return 'input:number';
+    case 'bool': return 'input:checkbox';
+    case 'date': return 'input:date';
+    case 'datetime': return 'input:datetime-local';
+    default: return '?';
+  }
+}
+
+test('every form is built from /schema.json: fields, order, labels, controls, limits and choices, in Dutch and English', { timeout: T(120000) }, async () => {
+  const S = await schemaJson();
+  const E = data.europaplein.id;
+  const p = await page(DESKTOP);
+  const fetched = [];
+  p.on('request', (r) => { if (new URL(r.url()).pathname === '/schema.json') fetched.push(r.url()); });
+  await signInWithKey(p, srv, srv.adminKey);
+  const go = async (hash, sel) => { await p.evaluate((x) => { location.hash = x; }, hash); await p.waitForSelector(sel); };
+  for (const lang of ['nl', 'en']) {
+    if (lang === 'en') { await p.click('#lang-switch'); await p.waitForSelector('html[lang="en"]'); }
+    for (const k of S.kinds) {
+      // a beheerder for every opgave may create every kind: each has its button
+      if (k.name === 'opgave') { await go('#/', '#new-opgave'); await p.click('#new-opgave'); }
+      else { await go(`#/opgave/${E}`, '#sec-actions'); await p.locator(`[id^="add-${k.name}"]`).first().click(); }
+      await p.waitForSelector('dialog.edit-dialog[open]');
+      const form = await readDialog(p);
+      assert.ok(form.title.toLowerCase().includes(k.label[lang].toLowerCase()), `${lang} ${k.name}: the title names the kind (${form.title})`);
+      const want = formFieldsOf(k);
+      assert.deepEqual(form.fields.map((f) => f.name), want.map((f) => f.name), `${lang} ${k.name}: the fields in the schema's order`);
+      for (const [i, f] of want.entries()) {
+        const got = form.fields[i];
+        const what = `${lang} ${k.name}.${f.name}`;
+        assert.equal(got.label, f.label[lang], `${what}: label`);
+        assert.equal(got.required, !!f.required, `${what}: required`);
+        assert.equal(got.control, controlOf(f), `${what}: control`);
+        if (f.type === 'string') assert.equal(got.maxlength, f.max_len === undefined ? null : String(f.max_len), `${what}: maxlength`);
+        if (f.type === 'int' || f.type === 'number') {
+          assert.equal(Number(got.min), f.min, `${what}: min`);
+          assert.equal(Number(got.max), f.max, `${what}: max`);
+        }
+        if (f.type === 'enum' || f.type === 'enum_set') {
+          assert.deepEqual(got.choices, f.values.map((v) => [v.value, v.label[lang]]), `${what}: the values and their labels`);
+        }
+        if (f.type === 'ref') {
+          const ids = await p.evaluate(async ([kind, o]) => (await import('/js/store.js')).all(kind, o).map((d) => d.id).sort(), [f.ref, E]);
+          assert.deepEqual(got.choices.map(([v]) => v).sort(), ids, `${what}: the ${f.ref} documents of this opgave`);
+        }
+      }
+      if (lang === 'en' && k.name === 'indicator') {
+        await axeCheck(p, 'form (English)');
+        await shot(p, '17-form-english', false);
+      }
+      await p.click('dialog .actions button:not([type=submit])');
+      await p.waitForSelector('dialog.edit-dialog', { state: 'hidden' });
+    }
+    // the page's own view of the schema: section headings are the plurals,
+    // the reflection filter the sort values, the facts the field labels
+    await go(`#/opgave/${E}`, '#sec-actions');
+    const kindOf = (n) => S.kinds.find((k) => k.name === n);
+    for (const [sec, kind] of [['actions', 'actielijn'], ['indicators', 'indicator'], ['reflections', 'reflectie'], ['sessions', 'sessie'], ['members', 'lid']]) {
+      assert.equal(await p.textContent(`#sec-${sec}-title`), kindOf(kind).plural[lang], `${lang}: section ${sec}`);
+    }
+    const sorts = kindOf('reflectie').fields.find((f) => f.name === 'sort').values;
+    for (const v of sorts) assert.match(await p.textContent(`.filter-btn[data-filter="${v.value}"]`), new RegExp(`^${v.label[lang]} \\(\\d+\\)$`));
+    const opgave = kindOf('opgave');
+    const facts = await p.textContent('.overview .facts');
+    for (const name of ['target_date', 'way_of_working', 'domains', 'complexity', 'horizon_years']) {
+      assert.ok(facts.includes(opgave.fields.find((f) => f.name === name).label[lang]), `${lang}: the facts name ${name}`);
+    }
+    const tl = opgave.fields.find((f) => f.name === 'traffic_light');
+    const light = (await admin.ok({ type: 'get', kind: 'opgave', id: E })).doc.traffic_light;
+    assert.match(await p.textContent('.opgave-head .tl-badge'), new RegExp(tl.values.find((v) => v.value === light).label[lang]));
+  }
+  await p.click('#lang-switch');
+  await p.waitForSelector('html[lang="nl"]');
+  assert.equal(fetched.length, 1, 'the page fetched /schema.json once');
+});
+
+// The opgave's sections, each of one kind.
+const SECTIONS = { actielijn: 'actions', indicator: 'indicators', moment: 'timeline', reflectie: 'reflections', sessie: 'sessions', lid: 'members' };
+
+test('the buttons each role sees follow the permission cells of /schema.json', { timeout: T(150000) }, async () => {
+  const S = await schemaJson();
+  const E = data.europaplein.id;
+  const cellOf = (role, kind, action) => S.kinds.find((k) => k.name === kind).permissions[role][action];
+  const observerKey = (await admin.ok({ type: 'key.create', role: 'waarnemer', opgaven: [E], label: 'Waarnemer (schema)' })).key;
+  // a document of the partner's own: its `own` cells give it edit and delete there only
+  const partnerApi = await Api.open(browser, srv, { key: data.partnerKey });
+  await partnerApi.create('moment', { opgave: E, date: '2026-05-04', title: 'Schouw met de partner', type: 'moment' });
+  await partnerApi.close();
+  const signIns = [['beheerder', () => signedIn(srv.adminKey, `#/opgave/${E}`)], ['opgaveleider', () => signedIn(data.leaderKey, `#/opgave/${E}`)],
+    ['partner', () => signedIn(data.partnerKey, `#/opgave/${E}`)], ['waarnemer', () => signedIn(observerKey, `#/opgave/${E}`)],
+    ['inwoner', async () => { const p = await inhabitant('Ilse'); await p.evaluate((x) => { location.hash = x; }, `#/opgave/${E}`); return p; }]];
+  const roles = new Set();
+  for (const [role, open] of signIns) {
+    roles.add(role);
+    const p = await open();
+    await p.waitForSelector('.opgave-view h1#opgave-title');
+    await p.waitForSelector('#sec-reflections .reflection');
+    const seen = await p.evaluate(async ([o, kinds, SECTIONS]) => {
+      const store = await import('/js/store.js');
+      const { ctx } = await import('/js/ctx.js');
+      const me = ctx.me;
+      const q = (sel) => !!document.querySelector(sel);
+      const docs = [];
+      for (const kind of kinds) {
+        for (const d of kind === 'opgave' ? [store.get('opgave', o)] : store.all(kind, o)) {
+          if (!d) continue;
+          // only documents the page shows (a hidden reflection is not shown to all)
+          const shown = q(`[data-id="${d.id}"]`) || kind === 'opgave';
+          if (shown) docs.push({ kind, id: d.id, mine: d.created_by === me.actor, edit: q(`[data-fk="edit-${kind}-${d.id}"]`), del: q(`[data-fk="del-${kind}-${d.id}"]`) });
+        }
+      }
+      return {
+        me: { role: me.role, opgaven: me.opgaven },
+        docs,
+        adds: Object.fromEntries(kinds.map((k) => [k, q(`[id^="add-${k}"]`)])),
+        sections: Object.fromEntries(Object.entries(SECTIONS).map(([k, sec]) => [k, q(`#sec-${sec}`)])),
+        moderate: q('.reflection button.mod'),
+        sessionButtons: q('.session-item [data-fk^="open-"], .session-item [data-fk^="close-"]'),
+      };
+    }, [E, S.kinds.map((k) => k.name), SECTIONS]);
+    assert.equal(seen.me.role, role);
+    const yes = (kind, action, doc) => { const c = cellOf(role, kind, action); return c === 'yes' || (c === 'own' && !!doc && doc.mine); };
+    let owns = 0;
+    for (const d of seen.docs) {
+      assert.equal(d.edit, yes(d.kind, 'update', d), `${role}: edit ${d.kind} ${d.id} (${cellOf(role, d.kind, 'update')}, mine: ${d.mine})`);
+      assert.equal(d.del, yes(d.kind, 'delete', d), `${role}: delete ${d.kind} ${d.id} (${cellOf(role, d.kind, 'delete')}, mine: ${d.mine})`);
+      if (cellOf(role, d.kind, 'update') === 'own' && d.mine) owns += 1;
+    }
+    for (const [k, shown] of Object.entries(seen.sections)) {
+      assert.equal(shown, cellOf(role, k, 'read') === 'yes', `${role}: the ${k} section (read ${cellOf(role, k, 'read')})`);
+    }
+    for (const k of S.kinds.map((x) => x.name).filter((x) => x !== 'opgave')) {
+      const want = cellOf(role, k, 'read') === 'yes' && cellOf(role, k, 'create') === 'yes';
+      assert.equal(seen.adds[k], want, `${role}: add ${k} (create ${cellOf(role, k, 'create')})`);
+    }
+    assert.equal(seen.moderate, cellOf(role, 'reflectie', 'moderate') === 'yes', `${role}: moderation buttons`);
+    assert.equal(seen.sessionButtons, cellOf(role, 'sessie', 'moderate') === 'yes', `${role}: open/close a session`);
+    if (role === 'partner') assert.ok(owns >= 1, 'the partner sees its own documents (own cells) with their buttons');
+    if (role !== 'inwoner') {
+      // a new opgave: the create cell, for a key of every opgave only
+      await p.evaluate(() => { location.hash = '#/'; });
+      await p.waitForSelector('.opgave-card');
+      assert.equal(await p.locator('#new-opgave').count() === 1, cellOf(role, 'opgave', 'create') === 'yes' && seen.me.opgaven === '*', `${role}: new opgave`);
+    }
+  }
+  assert.deepEqual([...roles].sort(), S.roles.map((r) => r.name).sort(), 'every role of the schema was tried');
+});
+
+test('without /schema.json the page says so (Dutch first) and tries again when asked', { timeout: T(60000) }, async () => {
+  const p = await page(DESKTOP);
+  let fail = true;
+  await p.route('**/schema.json', (route) => (fail ? route.fulfill({ status: 503, contentType: 'text/plain', body: 'unavailable' }) : route.continue()));
+  await p.goto(`${srv.url}/`);
+  await p.waitForSelector('#schema-retry');
+  assert.equal(await p.getAttribute('html', 'lang'), 'nl');
+  assert.match(await p.textContent('.schema-error h1'), /Tafel kan niet starten/);
+  assert.match(await p.textContent('.schema-error [role=alert]'), /HTTP 503/);
+  assert.match(await p.textContent('.schema-error p[lang="en"]'), /^Tafel cannot start\./, 'and in English below it');
+  assert.equal(await p.evaluate(() => document.activeElement.id), 'schema-error-title');
+  assert.equal(await p.locator('#key').count(), 0, 'no view before the schema');
+  await axeCheck(p, 'schema error');
+  await shot(p, '16-schema-error', false);
+  // in English too, with the switch
+  await p.click('#lang-switch');
+  await p.waitForSelector('.schema-error h1:text-is("Tafel cannot start")');
+  await p.click('#lang-switch');
+  await p.waitForSelector('.schema-error h1:text-is("Tafel kan niet starten")');
+  fail = false;
+  await p.click('#schema-retry');
+  await p.waitForSelector('#key');
+  await p.fill('#key', srv.adminKey);
+  await p.press('#key', 'Enter');
+  await p.waitForSelector('.opgave-card');
 });
 
 /** The actor id the page is signed in as. */

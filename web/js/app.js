@@ -1,10 +1,13 @@
 // app.js - the page's entry: sign-in, the connection and its subscriptions,
 // the header (connection indicator, language switch), and the hash router
 // that mounts one view at a time. Views re-render their live parts when the
-// store changes.
+// store changes. Before the first view the page fetches /schema.json once:
+// forms, buttons and the names of kinds, fields and values are built from
+// it; without it the page says so and offers to try again.
 
 import { h } from './dom.js';
-import { t, getLang, setLang } from './i18n.js';
+import { t, tIn, getLang, setLang, kindLabel, roleLabel } from './i18n.js';
+import { loadSchema, schemaReady } from './schema.js';
 import { Conn } from './conn.js';
 import * as store from './store.js';
 import { ctx } from './ctx.js';
@@ -22,6 +25,7 @@ const state = {
   synced: false, // received the first snapshot
   extraSub: null, // {opgave, session}: a key holder at a session's table
   status: 'connecting',
+  schemaError: null, // why /schema.json could not be had (the page waits for a retry)
 };
 
 const els = {};
@@ -78,8 +82,8 @@ function rebuildChrome() {
   if (!me) return;
   const links = [];
   if (me.role === 'inwoner') {
-    links.push(['#/sessie/' + me.session, t('nav.session')]);
-    links.push(['#/opgave/' + me.opgaven[0], t('nav.opgave')]);
+    links.push(['#/sessie/' + me.session, kindLabel('sessie')]);
+    links.push(['#/opgave/' + me.opgaven[0], kindLabel('opgave')]);
   } else {
     links.push(['#/', t('nav.portfolio')]);
     if (canManageKeys(me)) links.push(['#/beheer', t('nav.admin')]);
@@ -87,7 +91,7 @@ function rebuildChrome() {
   els.nav.appendChild(h('ul', null, links.map(([href, text]) => h('li', null, h('a', { href, 'data-nav': href }, text)))));
   markNav();
   els.user.append(
-    h('span', { class: 'who' }, t('signedin.as', { name: me.name, role: t('role.' + me.role) })),
+    h('span', { class: 'who' }, t('signedin.as', { name: me.name, role: roleLabel(me.role) })),
     h('button', { type: 'button', class: 'signout', onclick: () => signOut('signout.done') }, t('signout')));
 }
 
@@ -237,6 +241,7 @@ function showSignin(opts = {}) {
 }
 
 function route(focus) {
+  if (!schemaReady()) { if (state.schemaError) showSchemaError(state.schemaError, focus); return; }
   if (!ctx.me) {
     if (!ctx.conn || ctx.conn.stopped) showSignin();
     return;
@@ -273,12 +278,48 @@ function route(focus) {
 store.onChange(() => { if (state.view && state.view.update && ctx.me) state.view.update(); });
 window.addEventListener('hashchange', () => route(true));
 
-buildShell();
-const cred = loadCred();
-const code = joinCodeFromPath();
-if (cred && !(code && cred.key === undefined && cred.code !== code)) {
-  els.main.replaceChildren(h('p', { class: 'loading' }, t('loading')));
-  connect(cred);
-} else {
-  showSignin();
+// ------------------------------------------------------------ starting
+
+/** The schema could not be fetched: say so in the page's language (Dutch
+ * unless the user chose English) and, below it, in the other one; why; and
+ * offer to try again. */
+function showSchemaError(reason, focus = true) {
+  const other = getLang() === 'nl' ? 'en' : 'nl';
+  els.status.hidden = true;
+  const retry = h('button', { type: 'button', class: 'primary', id: 'schema-retry', onclick: () => {
+    retry.disabled = true;
+    start();
+  } }, t('schema.retry'));
+  els.main.replaceChildren(h('section', { class: 'panel schema-error', 'aria-labelledby': 'schema-error-title' },
+    h('h1', { id: 'schema-error-title', tabindex: '-1' }, t('schema.error.title')),
+    h('div', { role: 'alert' }, h('p', null, t('schema.error.text')),
+      h('p', { class: 'help' }, t('schema.error.reason', { reason }))),
+    h('p', { class: 'other-lang', lang: other }, `${tIn(other, 'schema.error.title')}. ${tIn(other, 'schema.error.text')}`),
+    retry));
+  if (focus) els.main.querySelector('h1').focus();
 }
+
+async function start() {
+  els.status.hidden = true;
+  els.main.replaceChildren(h('p', { class: 'loading', role: 'status' }, t('loading')));
+  try {
+    await loadSchema();
+  } catch (e) {
+    state.schemaError = e.message || String(e);
+    showSchemaError(state.schemaError);
+    return;
+  }
+  state.schemaError = null;
+  const cred = loadCred();
+  const code = joinCodeFromPath();
+  if (cred && !(code && cred.key === undefined && cred.code !== code)) {
+    els.main.replaceChildren(h('p', { class: 'loading' }, t('loading')));
+    els.status.hidden = false;
+    connect(cred);
+  } else {
+    showSignin();
+  }
+}
+
+buildShell();
+start();

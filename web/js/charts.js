@@ -7,8 +7,11 @@
 // is a few dozen lines: a chart library would weigh more than it gives.
 
 import { svg } from './dom.js';
-import { t, fmtDate, fmtNum } from './i18n.js';
+import { t, fmtDate, fmtNum, fieldLabel, valueLabel } from './i18n.js';
 
+// Presentation, not data: each traffic light value (opgave.traffic_light)
+// has a shape as well as a colour (tafel.css .tl-*); another value would
+// get the ring.
 const TL_SHAPE = { groen: 'circle', oranje: 'diamond', rood: 'square' };
 
 /** A marker whose shape, not only its colour, tells the traffic light. */
@@ -59,9 +62,9 @@ export function portfolioChart(opgaven, onPick) {
     const n = seen.get(k) || 0;
     seen.set(k, n + 1);
     const x = xs(o.horizon_years) + n * 14, y = ys(o.complexity) - n * 14;
-    const tl = t('tl.' + (o.traffic_light || 'none'));
+    const tl = o.traffic_light ? valueLabel('opgave', 'traffic_light', o.traffic_light) : t('tl.light.none');
     const g = svg('g', { class: 'point', 'data-id': o.id },
-      svg('title', null, `${o.title} — ${t('tl.label').toLowerCase()} ${tl}, ${t('axis.complexity').toLowerCase()} ${o.complexity}, ${o.horizon_years} ${t('axis.horizon').toLowerCase()}`),
+      svg('title', null, `${o.title} — ${fieldLabel('opgave', 'traffic_light').toLowerCase()} ${tl}, ${t('axis.complexity').toLowerCase()} ${o.complexity}, ${o.horizon_years} ${t('axis.horizon').toLowerCase()}`),
       marker(o.traffic_light, x, y, 9),
       // Near the right edge the label goes to the marker's left, inside the chart.
       x > W - R - 200 ? svg('text', { class: 'point-label', x: x - 14, y: y + 5, 'text-anchor': 'end' }, short(o.title, 28))
@@ -110,8 +113,8 @@ export function indicatorChart(ind, metingen) {
     el.appendChild(svg('line', { class: cls, x1: L, x2: W - R, y1: ys(v), y2: ys(v) }));
     el.appendChild(svg('text', { class: `ref-label ${cls}-label`, x: W - R + 6, y: ys(v) + 4 }, `${text} ${fmtNum(v)}`));
   };
-  if (typeof ind.baseline === 'number') hline(ind.baseline, 'baseline', t('ind.baseline'));
-  if (typeof ind.target === 'number') hline(ind.target, 'target', t('ind.target'));
+  if (typeof ind.baseline === 'number') hline(ind.baseline, 'baseline', fieldLabel('indicator', 'baseline'));
+  if (typeof ind.target === 'number') hline(ind.target, 'target', fieldLabel('indicator', 'target'));
   if (ms.length) {
     el.appendChild(svg('polyline', { class: 'series', points: ms.map((m, i) => `${xs(times[i])},${ys(m.value)}`).join(' ') }));
     ms.forEach((m, i) => el.appendChild(svg('circle', { class: 'series-point', cx: xs(times[i]), cy: ys(m.value), r: 4 },

@@ -2,7 +2,7 @@
 // reflection card with its votes and moderation buttons.
 
 import { h } from './dom.js';
-import { t, fmtDateTime } from './i18n.js';
+import { t, fmtDateTime, fieldLabel, valueLabel } from './i18n.js';
 import { markerIcon } from './charts.js';
 import { ctx, errorText } from './ctx.js';
 import * as store from './store.js';
@@ -13,7 +13,8 @@ import { hasVoted, setVoted } from './local.js';
 /** The stoplicht: colour, shape and the word (never colour alone). */
 export function tlBadge(light) {
   return h('span', { class: `tl-badge tl-${light || 'none'}` }, markerIcon(light),
-    h('span', { class: 'visually-hidden' }, `${t('tl.label')}: `), t('tl.' + (light || 'none')));
+    h('span', { class: 'visually-hidden' }, `${fieldLabel('opgave', 'traffic_light')}: `),
+    light ? valueLabel('opgave', 'traffic_light', light) : t('tl.light.none'));
 }
 
 export async function moderate(r, action) {
@@ -62,7 +63,7 @@ export function reflectionCard(r, opts = {}) {
       'data-fk': `vote-${r.id}`, 'aria-label': `${mine ? t('refl.unvote') : t('refl.vote')} (${votesText}): ${r.text.slice(0, 60)}`,
       onclick: () => vote(r, !mine) }, h('span', { 'aria-hidden': 'true' }, mine ? '★ ' : '☆ '), mine ? t('refl.unvote') : t('refl.vote')));
   }
-  if (!opts.readonly && canModerate(me)) {
+  if (!opts.readonly && canModerate(me, r.kind)) {
     actions.push(h('button', { type: 'button', class: 'mod', 'data-fk': `hide-${r.id}`, onclick: () => moderate(r, r.hidden ? 'restore' : 'hide') },
       r.hidden ? t('mod.restore') : t('mod.hide')));
     if (!r.hidden) {
@@ -70,16 +71,16 @@ export function reflectionCard(r, opts = {}) {
         r.pinned ? t('mod.unpin') : t('mod.pin')));
     }
   }
-  if (!opts.readonly && !opts.session && can(me, 'U', 'reflectie', r)) {
-    actions.push(h('button', { type: 'button', class: 'link', 'data-fk': `edit-${r.id}`, onclick: () => openEditor('reflectie', r, r.opgave) }, t('edit')));
+  if (!opts.readonly && !opts.session && can(me, 'U', r.kind, r)) {
+    actions.push(h('button', { type: 'button', class: 'link', 'data-fk': `edit-${r.kind}-${r.id}`, onclick: () => openEditor(r.kind, r, r.opgave) }, t('edit')));
   }
-  if (!opts.readonly && !opts.session && can(me, 'D', 'reflectie', r)) {
-    actions.push(h('button', { type: 'button', class: 'link', 'data-fk': `del-${r.id}`, onclick: () => deleteDoc(r) }, t('delete')));
+  if (!opts.readonly && !opts.session && can(me, 'D', r.kind, r)) {
+    actions.push(h('button', { type: 'button', class: 'link', 'data-fk': `del-${r.kind}-${r.id}`, onclick: () => deleteDoc(r) }, t('delete')));
   }
   return h('article', { class: ['reflection', `sort-${r.sort}`, r.hidden && 'is-hidden', r.pinned && 'is-pinned', opts.big && 'big'],
     'data-id': r.id, 'data-sort': r.sort },
     h('p', { class: 'refl-meta' },
-      h('span', { class: `sort-tag sort-${r.sort}` }, t('sort.' + r.sort)),
+      h('span', { class: `sort-tag sort-${r.sort}` }, valueLabel(r.kind, 'sort', r.sort)),
       r.pinned ? h('span', { class: 'flag pinned' }, h('span', { 'aria-hidden': 'true' }, '📌 '), t('refl.pinned')) : null,
       r.hidden ? h('span', { class: 'flag hidden' }, t('refl.hidden')) : null),
     h('p', { class: 'refl-text' }, r.text),

@@ -1,84 +1,39 @@
-// forms.js - create and edit every kind the role may write, from one schema
-// (after docs/data-model.md). The form opens in a modal <dialog>; the
-// server's errors appear next to the field they name (doc.title,
-// set.traffic_light); a conflict shows the newer version field by field and
-// lets the user merge.
+// forms.js - create and edit every kind the role may write, built from the
+// schema the server serves (/schema.json, schema.js): per kind its fields in
+// table order, each with the input its type asks for, its label in the
+// current language, required, limits and enumeration values. Fields the
+// server fills (server) or that only moderation sets (moderate: hidden,
+// pinned, set with the moderate buttons) are not in the form. The form
+// opens in a modal <dialog>; the server's errors appear next to the field
+// they name (doc.title, set.traffic_light); a conflict shows the newer
+// version field by field and lets the user merge.
 
 import { h, uid } from './dom.js';
-import { t, tv, fmtDateTime } from './i18n.js';
+import { t, fmtDate, fmtDateTime, fieldLabel, valueLabel, kindLabel } from './i18n.js';
+import { fieldsOf, fieldDef } from './schema.js';
 import * as store from './store.js';
 import { ctx, errorText } from './ctx.js';
 
-// [field, type, options]; type: text textarea date datetime int number enum set ref
-const E = (...v) => v;
-export const SCHEMA = {
-  opgave: [
-    ['title', 'text', { required: true, max: 200 }],
-    ['goal', 'textarea', { max: 4000 }],
-    ['target_date', 'date'],
-    ['political_sponsor', 'text', { max: 200 }],
-    ['executive_sponsor', 'text', { max: 200 }],
-    ['lead', 'text', { max: 200 }],
-    ['traffic_light', 'enum', { values: E('groen', 'oranje', 'rood') }],
-    ['traffic_light_note', 'textarea', { max: 1000 }],
-    ['way_of_working', 'enum', { values: E('routine', 'project', 'programma', 'bestuursproces', 'improvisatie') }],
-    ['domains', 'set', { values: E('fysiek', 'sociaal', 'bedrijfsvoering') }],
-    ['complexity', 'int', { min: 1, max: 5 }],
-    ['horizon_years', 'int', { min: 0, max: 30 }],
-    ['description', 'textarea', { max: 4000 }],
-  ],
-  actielijn: [
-    ['title', 'text', { required: true, max: 200 }],
-    ['description', 'textarea', { max: 4000 }],
-    ['position', 'int', { min: 0, max: 10000 }],
-  ],
-  activiteit: [
-    ['actielijn', 'ref', { required: true, ref: 'actielijn' }],
-    ['title', 'text', { required: true, max: 200 }],
-    ['description', 'textarea', { max: 4000 }],
-    ['owner', 'text', { max: 200 }],
-    ['status', 'enum', { values: E('gepland', 'lopend', 'afgerond', 'gestopt') }],
-    ['start_date', 'date'],
-    ['end_date', 'date'],
-  ],
-  indicator: [
-    ['title', 'text', { required: true, max: 200 }],
-    ['type', 'enum', { required: true, values: E('effect', 'context') }],
-    ['unit', 'text', { max: 50 }],
-    ['baseline', 'number'],
-    ['target', 'number'],
-    ['direction', 'enum', { values: E('omhoog', 'omlaag') }],
-    ['description', 'textarea', { max: 4000 }],
-    ['source', 'text', { max: 200 }],
-  ],
-  meting: [
-    ['indicator', 'ref', { required: true, ref: 'indicator' }],
-    ['date', 'date', { required: true }],
-    ['value', 'number', { required: true }],
-    ['source', 'text', { max: 200 }],
-    ['note', 'textarea', { max: 1000 }],
-  ],
-  reflectie: [
-    ['sort', 'enum', { required: true, values: E('goed', 'beter', 'geleerd', 'succesverhaal', 'vraag', 'idee') }],
-    ['text', 'textarea', { required: true, max: 4000 }],
-  ],
-  sessie: [
-    ['question', 'textarea', { required: true, max: 1000 }],
-    ['starts_at', 'datetime'],
-  ],
-  moment: [
-    ['date', 'date', { required: true }],
-    ['title', 'text', { required: true, max: 200 }],
-    ['type', 'enum', { values: E('mijlpaal', 'moment') }],
-    ['description', 'textarea', { max: 2000 }],
-  ],
-  lid: [
-    ['actor', 'text', { required: true, max: 64, immutable: true }],
-    ['name', 'text', { required: true, max: 200 }],
-    ['role', 'enum', { required: true, values: E('opgaveleider', 'partner', 'waarnemer') }],
-    ['organisation', 'text', { max: 200 }],
-  ],
-};
+// A string with room for more than this many characters gets a textarea
+// (descriptions, notes, goal, question: 1000 and up); shorter ones an input
+// (titles and names: 200, unit: 50, actor: 64).
+const SHORT_TEXT = 200;
+// The types the form has an input for; the others (feelings, string_set)
+// are written by the server only.
+const EDITABLE = new Set(['string', 'enum', 'enum_set', 'int', 'number', 'bool', 'date', 'datetime', 'ref']);
+
+/** The fields of KIND's form, in table order: what a client writes. */
+export function formFields(kind) {
+  return fieldsOf(kind).filter((f) => !f.server && !f.moderate && EDITABLE.has(f.type));
+}
+
+/** A document in words, for lists of choices and the delete question.
+ * (Exception: the schema marks no field as a kind's title; these are the
+ * fields that serve as one: title, sessie.question, lid.name,
+ * reflectie.text.) */
+export function docTitle(doc) {
+  return doc.title || doc.question || doc.name || doc.text || doc.id;
+}
 
 const pad = (n) => String(n).padStart(2, '0');
 function toLocalInput(iso) {
@@ -89,67 +44,93 @@ function toLocalInput(iso) {
 
 /** The words for a field's value (conflict table, read-only views). */
 export function showValue(kind, field, v) {
-  if (v === undefined || v === null || v === '') return t('conflict.empty');
-  const spec = SCHEMA[kind].find((f) => f[0] === field);
-  const type = spec ? spec[1] : 'text';
-  if (type === 'enum') return tv(v);
-  if (type === 'set') return v.map(tv).join(', ');
-  if (type === 'ref') { const d = store.get(spec[2].ref, v); return d ? d.title : v; }
-  if (type === 'datetime') return fmtDateTime(v);
-  return String(v);
+  if (v === undefined || v === null || v === '' || (Array.isArray(v) && !v.length)) return t('conflict.empty');
+  const f = fieldDef(kind, field);
+  switch (f ? f.type : 'string') {
+    case 'enum': return valueLabel(kind, field, v);
+    case 'enum_set': return v.map((x) => valueLabel(kind, field, x)).join(', ');
+    case 'ref': { const d = store.get(f.ref, v); return d ? docTitle(d) : String(v); }
+    case 'date': return fmtDate(v);
+    case 'datetime': return fmtDateTime(v);
+    case 'bool': return v ? t('yes') : t('no');
+    default: return String(v);
+  }
 }
 
-function buildField(kind, [name, type, opt = {}], value, opgave, isEdit) {
+const isLong = (f) => f.type === 'string' && !(typeof f.max_len === 'number' && f.max_len <= SHORT_TEXT);
+
+function buildField(kind, f, value, opgave, isEdit) {
+  const { name, type } = f;
   const id = uid('f-');
   const errId = `${id}-err`;
-  const label = h('label', { for: id }, t('f.' + name),
-    opt.required ? h('span', { class: 'req' }, ' *', h('span', { class: 'visually-hidden' }, t('form.required'))) : null);
-  let input;
+  const text = fieldLabel(kind, name);
+  const error = h('p', { class: 'field-error', id: errId, role: 'alert' });
+  const req = f.required ? h('span', { class: 'req' }, ' *', h('span', { class: 'visually-hidden' }, t('form.required'))) : null;
   const common = { id, name, 'aria-describedby': errId, 'data-field': name };
-  if (opt.required) common['aria-required'] = 'true';
-  if (opt.immutable && isEdit) common.disabled = true;
-  if (type === 'textarea') {
-    input = h('textarea', { ...common, rows: name === 'text' || name === 'goal' ? 4 : 3, maxlength: opt.max }, value ?? '');
-  } else if (type === 'enum' || type === 'ref') {
-    const options = type === 'enum'
-      ? opt.values.map((v) => [v, tv(v)])
-      : store.all(opt.ref, opgave).sort((a, b) => (a.title || '').localeCompare(b.title || '')).map((d) => [d.id, d.title]);
-    input = h('select', common,
-      opt.required && value ? null : h('option', { value: '' }, t('form.none')),
-      options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)));
-  } else if (type === 'set') {
+  if (f.required) common['aria-required'] = 'true';
+  if (f.immutable && isEdit) common.disabled = true;
+  let input;
+  if (type === 'enum_set') {
     const set = new Set(value || []);
     return h('fieldset', { class: 'field', 'data-field': name },
-      h('legend', null, t('f.' + name)),
-      h('div', { class: 'checks' }, opt.values.map((v) => {
+      h('legend', null, text, req),
+      h('div', { class: 'checks' }, (f.values || []).map((v) => {
         const cid = uid('c-');
         return h('span', { class: 'check' },
-          h('input', { type: 'checkbox', id: cid, name, value: v, checked: set.has(v), 'aria-describedby': errId }),
-          h('label', { for: cid }, tv(v)));
+          h('input', { type: 'checkbox', id: cid, name, value: v.value, checked: set.has(v.value), 'aria-describedby': errId,
+            disabled: common.disabled }),
+          h('label', { for: cid }, valueLabel(kind, name, v.value)));
       })),
-      h('p', { class: 'field-error', id: errId, role: 'alert' }));
+      error);
+  }
+  if (type === 'bool') {
+    return h('div', { class: 'field field-check', 'data-field': name },
+      h('span', { class: 'check' }, h('input', { ...common, type: 'checkbox', checked: value === true }), h('label', { for: id }, text, req)),
+      error);
+  }
+  if (type === 'string' && isLong(f)) {
+    input = h('textarea', { ...common, rows: f.max_len >= 4000 ? 4 : 3, maxlength: f.max_len }, value ?? '');
+  } else if (type === 'enum' || type === 'ref') {
+    const options = type === 'enum'
+      ? (f.values || []).map((v) => [v.value, valueLabel(kind, name, v.value)])
+      : store.all(f.ref, opgave).map((d) => [d.id, docTitle(d)]).sort((a, b) => String(a[1]).localeCompare(String(b[1]), 'nl'));
+    // A value no longer among the choices (a deleted document) stays selectable.
+    if (value !== undefined && value !== null && value !== '' && !options.some(([v]) => v === value)) options.push([value, showValue(kind, name, value)]);
+    input = h('select', common,
+      f.required && value ? null : h('option', { value: '' }, t('form.none')),
+      options.map(([v, l]) => h('option', { value: v, selected: v === value }, l)));
   } else {
     const itype = { date: 'date', datetime: 'datetime-local', int: 'number', number: 'number' }[type] || 'text';
     let v = value ?? '';
     if (type === 'datetime' && v) v = toLocalInput(v);
-    input = h('input', { ...common, type: itype, value: v, maxlength: type === 'text' ? opt.max : undefined,
-      step: type === 'number' ? 'any' : undefined, min: opt.min, max: type === 'int' ? opt.max : undefined });
+    const numeric = type === 'int' || type === 'number';
+    input = h('input', { ...common, type: itype, value: v,
+      maxlength: type === 'string' ? f.max_len : undefined,
+      minlength: type === 'string' && f.min_len > 1 ? f.min_len : undefined,
+      inputmode: type === 'int' ? 'numeric' : type === 'number' ? 'decimal' : undefined,
+      step: type === 'number' ? 'any' : type === 'int' ? 1 : undefined,
+      min: numeric ? f.min : undefined, max: numeric ? f.max : undefined });
   }
-  return h('div', { class: 'field', 'data-field': name }, label, input, h('p', { class: 'field-error', id: errId, role: 'alert' }));
+  return h('div', { class: 'field', 'data-field': name }, h('label', { for: id }, text, req), input, error);
 }
 
 /** Read the form into {field: value|undefined}; returns [values, errors]. */
 function readForm(form, kind) {
   const values = {};
   const errors = {};
-  for (const [name, type] of SCHEMA[kind]) {
-    if (type === 'set') {
-      values[name] = [...form.querySelectorAll(`input[name="${name}"]:checked`)].map((c) => c.value);
+  for (const f of formFields(kind)) {
+    const { name, type } = f;
+    if (type === 'enum_set') {
+      const boxes = [...form.querySelectorAll(`input[name="${name}"]`)];
+      if (boxes.length && boxes[0].disabled) continue;
+      values[name] = boxes.filter((c) => c.checked).map((c) => c.value);
       continue;
     }
     const el = form.elements.namedItem(name);
     if (!el || el.disabled) continue;
-    const raw = el.value.trim ? (type === 'textarea' || type === 'text' ? el.value : el.value.trim()) : el.value;
+    if (type === 'bool') { values[name] = el.checked; continue; }
+    // Text is sent as typed; other inputs without the spaces around them.
+    const raw = type === 'string' ? el.value : el.value.trim();
     if (raw === '') { values[name] = undefined; continue; }
     if (type === 'int') {
       const n = Number(raw);
@@ -206,8 +187,8 @@ export function openEditor(kind, doc, opgave, preset = {}) {
   dlg.returnFocus = document.activeElement;
   const isEdit = !!doc;
   const base = isEdit ? doc : preset;
-  const fields = SCHEMA[kind].map((spec) => buildField(kind, spec, base[spec[0]], opgave, isEdit));
-  const title = t(isEdit ? 'editing.title' : 'creating.title', { kind: t('kind.' + kind).toLowerCase(), Kind: t('kind.' + kind) });
+  const fields = formFields(kind).map((f) => buildField(kind, f, base[f.name], opgave, isEdit));
+  const title = t(isEdit ? 'editing.title' : 'creating.title', { kind: kindLabel(kind).toLowerCase(), Kind: kindLabel(kind) });
   const form = h('form', { class: 'edit-form', novalidate: true, 'data-kind': kind },
     h('h2', { id: 'dialog-title' }, title),
     h('p', { class: 'form-error', role: 'alert' }),
@@ -229,6 +210,7 @@ export function openEditor(kind, doc, opgave, preset = {}) {
   async function save(values) {
     let msg;
     if (!isEdit) {
+      // The common field opgave: a new opgave's is its own id (the server's).
       const d = { opgave: kind === 'opgave' ? undefined : opgave };
       for (const [k, v] of Object.entries(values)) {
         if (v === undefined) continue;
@@ -263,7 +245,7 @@ export function openEditor(kind, doc, opgave, preset = {}) {
     const errors = {};
     // doc.title, set.traffic_light, doc.domains[3]: the form's field is the first name.
     const field = (reply.field || '').replace(/^(doc|set)\./, '').split(/[.[]/)[0];
-    if (field && SCHEMA[kind].some((f) => f[0] === field)) errors[field] = errorText(reply);
+    if (field && formFields(kind).some((f) => f.name === field)) errors[field] = errorText(reply);
     showErrors(form, errors, Object.keys(errors).length ? t('form.errors') : errorText(reply));
   }
 
@@ -272,7 +254,7 @@ export function openEditor(kind, doc, opgave, preset = {}) {
   function showConflict(mine, current) {
     const box = form.querySelector('.conflict-box');
     const rows = [];
-    const diffs = SCHEMA[kind].map((f) => f[0]).filter((name) => {
+    const diffs = formFields(kind).map((f) => f.name).filter((name) => {
       if (!(name in mine)) return false;
       const m = Array.isArray(mine[name]) && mine[name].length === 0 ? undefined : mine[name];
       return !same(m, current[name]);
@@ -280,7 +262,7 @@ export function openEditor(kind, doc, opgave, preset = {}) {
     for (const name of diffs) {
       const mineChanged = !same(mine[name], original[name]);
       const gid = uid('g-');
-      const fieldName = t('f.' + name);
+      const fieldName = fieldLabel(kind, name);
       rows.push(h('tr', { 'data-field': name },
         h('th', { scope: 'row' }, fieldName),
         h('td', null, h('label', { class: 'pick' },
@@ -292,7 +274,7 @@ export function openEditor(kind, doc, opgave, preset = {}) {
     }
     const mergeBtn = h('button', { type: 'button', class: 'primary', onclick: async () => {
       const merged = {};
-      for (const name of SCHEMA[kind].map((f) => f[0])) {
+      for (const name of formFields(kind).map((f) => f.name)) {
         if (!(name in mine)) continue;
         const row = box.querySelector(`tr[data-field="${name}"]`);
         const pick = row ? row.querySelector('input:checked')?.value : 'mine';
@@ -302,8 +284,16 @@ export function openEditor(kind, doc, opgave, preset = {}) {
       original = { ...current };
       // Show the merge in the form, then save it.
       for (const [name, v] of Object.entries(merged)) {
+        const f = fieldDef(kind, name);
+        if (f.type === 'enum_set') {
+          for (const c of form.querySelectorAll(`input[name="${name}"]`)) c.checked = (v || []).includes(c.value);
+          continue;
+        }
         const el = form.elements.namedItem(name);
-        if (el && !(el instanceof RadioNodeList) && el.type !== 'checkbox') el.value = v ?? '';
+        if (!el || el instanceof RadioNodeList) continue;
+        if (f.type === 'bool') el.checked = v === true;
+        else if (f.type === 'datetime') el.value = v ? toLocalInput(v) : '';
+        else el.value = v ?? '';
       }
       box.replaceChildren();
       await save(merged);
@@ -327,8 +317,7 @@ export function openEditor(kind, doc, opgave, preset = {}) {
 
 /** Delete after a confirmation; announces the outcome. */
 export async function deleteDoc(doc) {
-  const label = doc.title || doc.question || doc.name || doc.text || doc.id;
-  if (!window.confirm(t('confirm.delete', { title: label }))) return;
+  if (!window.confirm(t('confirm.delete', { title: docTitle(doc) }))) return;
   const reply = await ctx.conn.request({ type: 'delete', kind: doc.kind, id: doc.id, rev: doc.rev });
   if (reply.type === 'ok') { store.remove(doc.kind, doc.id); ctx.announce(t('form.deleted')); }
   else ctx.announce(errorText(reply));

@@ -1,5 +1,12 @@
 // i18n.js - the page speaks Dutch first, English with a switch. Dates are
 // always written the Dutch way (dd-mm-jjjj), in both languages.
+//
+// Here is the page's own prose. The names of kinds, fields, enumeration
+// values and roles are not: they come from the schema the server serves
+// (/schema.json, see schema.js), in both languages, through kindLabel(),
+// kindPlural(), fieldLabel(), valueLabel() and roleLabel() below.
+
+import { kindDef, fieldDef, valuesOf, roleDef } from './schema.js';
 
 const NL = {
   'app.tagline': 'De opgave aan tafel',
@@ -11,13 +18,9 @@ const NL = {
   'nav.main': 'Hoofdmenu',
   'nav.portfolio': 'Portfolio',
   'nav.admin': 'Beheer',
-  'nav.session': 'Sessie',
-  'nav.opgave': 'Opgave',
   'nav.skip': 'Naar de inhoud',
   'signout': 'Afmelden',
   'signedin.as': 'Aangemeld als {name} ({role})',
-  'role.beheerder': 'beheerder', 'role.opgaveleider': 'opgaveleider', 'role.partner': 'partner',
-  'role.inwoner': 'inwoner', 'role.waarnemer': 'waarnemer',
   'signin.title': 'Welkom bij Tafel',
   'signin.intro': 'Meld je aan met je toegangssleutel, of doe mee aan een sessie met de code die je ziet.',
   'signin.key.title': 'Aanmelden met toegangssleutel',
@@ -44,40 +47,36 @@ const NL = {
   'signout.unauthorized': 'Je bent afgemeld: de server accepteert de aanmelding niet meer.',
   'signout.done': 'Je bent afgemeld.',
   'loading': 'Laden…',
+  'schema.error.title': 'Tafel kan niet starten',
+  'schema.error.text': 'De pagina kon bij de server niet ophalen hoe de gegevens eruitzien (/schema.json). Zonder die beschrijving kunnen we geen formulieren en knoppen tonen. Controleer je verbinding en probeer het opnieuw.',
+  'schema.error.reason': 'Reden: {reason}',
+  'schema.retry': 'Opnieuw proberen',
   'portfolio.title': 'Portfolio',
   'portfolio.intro': 'Alle opgaven die je mag zien, met hun stoplicht.',
   'portfolio.none': 'Er zijn nog geen opgaven.',
   'portfolio.chart.title': 'Complexiteit en tijdshorizon',
   'portfolio.chart.desc': 'Opgaven geplaatst op complexiteit (verticaal, 1 tot 5) en tijdshorizon in jaren (horizontaal); vorm en kleur volgen het stoplicht.',
   'portfolio.unplaced': 'Niet geplaatst (complexiteit of tijdshorizon ontbreekt): {list}',
-  'portfolio.new': 'Nieuwe opgave',
   'card.lead': 'Opgaveleider',
   'card.milestone': 'Volgende mijlpaal',
   'card.nomilestone': 'geen',
   'card.open': 'Open {title}',
-  'tl.groen': 'groen', 'tl.oranje': 'oranje', 'tl.rood': 'rood', 'tl.none': 'geen stoplicht',
-  'tl.label': 'Stoplicht',
+  'tl.light.none': 'geen stoplicht',
   'axis.complexity': 'Complexiteit', 'axis.horizon': 'Tijdshorizon (jaren)',
   'opgave.goal': 'Wat is er anders dan nu',
   'opgave.triangle': 'Sturingsdriehoek',
   'opgave.facts': 'Kenmerken',
   'opgave.notfound': 'Deze opgave bestaat niet of je mag haar niet zien.',
-  'opgave.edit': 'Opgave bewerken',
-  'opgave.delete': 'Opgave verwijderen',
   'opgave.sections': 'Onderdelen van de opgave',
-  'sec.actions': 'Actielijnen', 'sec.indicators': 'Indicatoren', 'sec.timeline': 'Tijdlijn',
-  'sec.reflections': 'Reflecties', 'sec.sessions': 'Sessies', 'sec.members': 'Leden',
+  'sec.timeline': 'Tijdlijn',
   'actions.none': 'Nog geen actielijnen.',
   'activities.none': 'Nog geen activiteiten.',
   'activity.owner': 'Eigenaar',
   'activity.period': 'Periode',
   'ind.effect': 'Effectindicatoren', 'ind.context': 'Contextindicatoren',
   'ind.none': 'Nog geen indicatoren.',
-  'ind.baseline': 'Nulmeting', 'ind.target': 'Streefwaarde', 'ind.measurements': 'Metingen',
-  'ind.direction.omhoog': 'hoger is beter', 'ind.direction.omlaag': 'lager is beter',
   'ind.chart.desc': '{title}: nulmeting {baseline}, streefwaarde {target}, {n} metingen.',
   'ind.nomeasurements': 'Nog geen metingen.',
-  'ind.source': 'Bron',
   'tl.moments': 'Momenten en mijlpalen',
   'tl.none': 'Nog geen momenten op de tijdlijn.',
   'tl.feel': 'Hoe voelde dit moment?',
@@ -87,13 +86,9 @@ const NL = {
   'tl.curve.desc': 'Het gemiddelde gevoel per moment (lijn) met de spreiding van laagste tot hoogste (band), op een schaal van -2 tot +2.',
   'tl.curve.none': 'Nog geen gevoelens gegeven.',
   'tl.avg': 'gemiddeld', 'tl.spread': 'spreiding', 'tl.count': 'aantal',
-  'tl.mijlpaal': 'mijlpaal', 'tl.moment': 'moment',
   'refl.filter': 'Toon soort',
   'refl.all': 'alle',
   'refl.none': 'Nog geen reflecties.',
-  'refl.add': 'Reflectie toevoegen',
-  'sort.goed': 'goed', 'sort.beter': 'beter', 'sort.geleerd': 'geleerd', 'sort.succesverhaal': 'succesverhaal',
-  'sort.vraag': 'vraag', 'sort.idee': 'idee',
   'refl.by': 'door {name}',
   'author.inwoner': '(inwoner)',
   'refl.hidden': 'Verborgen',
@@ -107,21 +102,16 @@ const NL = {
   'mod.done.hide': 'Bijdrage verborgen.', 'mod.done.restore': 'Bijdrage hersteld.',
   'mod.done.pin': 'Bijdrage vastgepind.', 'mod.done.unpin': 'Bijdrage losgemaakt.',
   'sessions.none': 'Nog geen sessies.',
-  'session.state.gepland': 'gepland', 'session.state.open': 'open', 'session.state.gesloten': 'gesloten',
   'session.open': 'Sessie openen', 'session.close': 'Sessie sluiten',
   'session.go': 'Naar de sessie',
   'session.projector': 'Projectieweergave',
   'session.back': 'Terug naar de sessie',
-  'session.question': 'Vraag',
-  'session.code': 'Deelnamecode',
   'session.join.at': 'Doe mee op {url}',
   'session.qr': 'QR-code om mee te doen: {url}',
   'session.present': 'Aan tafel',
   'session.present.n': '{n} aan tafel',
   'session.present.none': 'Nog niemand aan tafel.',
   'session.contribute': 'Jouw bijdrage',
-  'session.contribute.sort': 'Soort',
-  'session.contribute.text': 'Tekst',
   'session.contribute.submit': 'Plaatsen',
   'session.contributions': 'Bijdragen',
   'session.none': 'Nog geen bijdragen. Wees de eerste!',
@@ -134,12 +124,7 @@ const NL = {
   'edit': 'Bewerken', 'delete': 'Verwijderen', 'add': 'Toevoegen', 'save': 'Opslaan', 'cancel': 'Annuleren',
   'close': 'Sluiten',
   'confirm.delete': 'Weet je zeker dat je "{title}" wilt verwijderen?',
-  'new.actielijn': 'Nieuwe actielijn', 'new.activiteit': 'Nieuwe activiteit', 'new.indicator': 'Nieuwe indicator',
-  'new.meting': 'Nieuwe meting', 'new.reflectie': 'Nieuwe reflectie', 'new.sessie': 'Nieuwe sessie',
-  'new.moment': 'Nieuw moment', 'new.lid': 'Nieuw lid', 'new.opgave': 'Nieuwe opgave',
-  'editing.title': '{Kind} bewerken', 'creating.title': '{Kind} toevoegen',
-  'kind.opgave': 'Opgave', 'kind.actielijn': 'Actielijn', 'kind.activiteit': 'Activiteit', 'kind.indicator': 'Indicator',
-  'kind.meting': 'Meting', 'kind.reflectie': 'Reflectie', 'kind.sessie': 'Sessie', 'kind.moment': 'Moment', 'kind.lid': 'Lid',
+  'editing.title': '{Kind} bewerken', 'creating.title': '{Kind} toevoegen', 'add.kind': '{Kind} toevoegen',
   'form.required': 'verplicht',
   'form.saved': 'Opgeslagen.',
   'form.deleted': 'Verwijderd.',
@@ -193,25 +178,6 @@ const NL = {
   'admin.forbidden': 'Alleen beheerders en opgaveleiders beheren sleutels.',
   'never': 'nooit',
   'yes': 'ja', 'no': 'nee',
-  'f.title': 'Titel', 'f.goal': 'Doel: wat is er anders dan nu', 'f.target_date': 'Streefdatum',
-  'f.political_sponsor': 'Bestuurlijk opdrachtgever (wethouder)', 'f.executive_sponsor': 'Ambtelijk opdrachtgever',
-  'f.lead': 'Opdrachtnemer (opgaveleider)', 'f.traffic_light': 'Stoplicht', 'f.traffic_light_note': 'Toelichting stoplicht',
-  'f.way_of_working': 'Werkwijze', 'f.domains': 'Domeinen', 'f.complexity': 'Complexiteit (1–5)',
-  'f.horizon_years': 'Tijdshorizon (jaren)', 'f.description': 'Beschrijving', 'f.position': 'Volgorde',
-  'f.actielijn': 'Actielijn', 'f.owner': 'Eigenaar (partner)', 'f.status': 'Status', 'f.start_date': 'Startdatum',
-  'f.end_date': 'Einddatum', 'f.type': 'Soort', 'f.unit': 'Eenheid', 'f.baseline': 'Nulmeting', 'f.target': 'Streefwaarde',
-  'f.direction': 'Gewenste richting', 'f.source': 'Bron', 'f.indicator': 'Indicator', 'f.date': 'Datum', 'f.value': 'Waarde',
-  'f.note': 'Opmerking', 'f.sort': 'Soort reflectie', 'f.text': 'Tekst', 'f.question': 'Vraag', 'f.starts_at': 'Begint om',
-  'f.actor': 'Sleutel-id (actor)', 'f.name': 'Naam', 'f.role': 'Rol', 'f.organisation': 'Organisatie', 'f.rev': 'Versie',
-  'f.id': 'Document', 'f.doc': 'Document', 'f.set': 'Wijziging',
-  'v.routine': 'routine', 'v.project': 'project', 'v.programma': 'programma', 'v.bestuursproces': 'bestuursproces',
-  'v.improvisatie': 'improvisatie', 'v.fysiek': 'fysiek', 'v.sociaal': 'sociaal', 'v.bedrijfsvoering': 'bedrijfsvoering',
-  'v.gepland': 'gepland', 'v.lopend': 'lopend', 'v.afgerond': 'afgerond', 'v.gestopt': 'gestopt',
-  'v.effect': 'effect', 'v.context': 'context', 'v.omhoog': 'omhoog (hoger is beter)', 'v.omlaag': 'omlaag (lager is beter)',
-  'v.mijlpaal': 'mijlpaal', 'v.moment': 'moment', 'v.opgaveleider': 'opgaveleider', 'v.partner': 'partner',
-  'v.waarnemer': 'waarnemer', 'v.groen': 'groen', 'v.oranje': 'oranje', 'v.rood': 'rood',
-  'v.goed': 'goed', 'v.beter': 'beter', 'v.geleerd': 'geleerd', 'v.succesverhaal': 'succesverhaal', 'v.vraag': 'vraag', 'v.idee': 'idee',
-  'v.beheerder': 'beheerder', 'v.inwoner': 'inwoner',
   'notfound': 'Deze pagina bestaat niet.',
 };
 
@@ -220,11 +186,9 @@ const EN = {
   'lang.switch': 'Nederlands',
   'lang.switch.label': 'Schakel naar Nederlands',
   'conn.online': 'Connected', 'conn.connecting': 'Connecting…', 'conn.offline': 'Offline — reconnecting…',
-  'nav.main': 'Main menu', 'nav.portfolio': 'Portfolio', 'nav.admin': 'Administration', 'nav.session': 'Session',
-  'nav.opgave': 'Opgave', 'nav.skip': 'Skip to content',
+  'nav.main': 'Main menu', 'nav.portfolio': 'Portfolio', 'nav.admin': 'Administration',
+  'nav.skip': 'Skip to content',
   'signout': 'Sign out', 'signedin.as': 'Signed in as {name} ({role})',
-  'role.beheerder': 'administrator', 'role.opgaveleider': 'opgave lead', 'role.partner': 'partner',
-  'role.inwoner': 'inhabitant', 'role.waarnemer': 'observer',
   'signin.title': 'Welcome to Tafel',
   'signin.intro': 'Sign in with your access key, or join a session with the code you see.',
   'signin.key.title': 'Sign in with an access key', 'signin.key.label': 'Access key',
@@ -243,55 +207,48 @@ const EN = {
   'signout.unauthorized': 'You have been signed out: the server no longer accepts the sign-in.',
   'signout.done': 'You have been signed out.',
   'loading': 'Loading…',
+  'schema.error.title': 'Tafel cannot start',
+  'schema.error.text': 'The page could not fetch from the server what the data looks like (/schema.json). Without that description it cannot show forms and buttons. Check your connection and try again.',
+  'schema.error.reason': 'Reason: {reason}',
+  'schema.retry': 'Try again',
   'portfolio.title': 'Portfolio', 'portfolio.intro': 'Every opgave you may see, with its traffic light.',
   'portfolio.none': 'There are no opgaven yet.', 'portfolio.chart.title': 'Complexity and time horizon',
   'portfolio.chart.desc': 'Opgaven placed by complexity (vertical, 1 to 5) and time horizon in years (horizontal); shape and colour follow the traffic light.',
-  'portfolio.unplaced': 'Not placed (complexity or time horizon missing): {list}', 'portfolio.new': 'New opgave',
+  'portfolio.unplaced': 'Not placed (complexity or time horizon missing): {list}',
   'card.lead': 'Opgave lead', 'card.milestone': 'Next milestone', 'card.nomilestone': 'none', 'card.open': 'Open {title}',
-  'tl.groen': 'green', 'tl.oranje': 'orange', 'tl.rood': 'red', 'tl.none': 'no traffic light', 'tl.label': 'Traffic light',
+  'tl.light.none': 'no traffic light',
   'axis.complexity': 'Complexity', 'axis.horizon': 'Time horizon (years)',
   'opgave.goal': 'What is different from now', 'opgave.triangle': 'Steering triangle', 'opgave.facts': 'Characteristics',
-  'opgave.notfound': 'This opgave does not exist or you may not see it.', 'opgave.edit': 'Edit opgave', 'opgave.delete': 'Delete opgave',
+  'opgave.notfound': 'This opgave does not exist or you may not see it.',
   'opgave.sections': 'Parts of the opgave',
-  'sec.actions': 'Action lines', 'sec.indicators': 'Indicators', 'sec.timeline': 'Timeline', 'sec.reflections': 'Reflections',
-  'sec.sessions': 'Sessions', 'sec.members': 'Members',
+  'sec.timeline': 'Timeline',
   'actions.none': 'No action lines yet.', 'activities.none': 'No activities yet.', 'activity.owner': 'Owner', 'activity.period': 'Period',
   'ind.effect': 'Effect indicators', 'ind.context': 'Context indicators', 'ind.none': 'No indicators yet.',
-  'ind.baseline': 'Baseline', 'ind.target': 'Target', 'ind.measurements': 'Measurements',
-  'ind.direction.omhoog': 'higher is better', 'ind.direction.omlaag': 'lower is better',
   'ind.chart.desc': '{title}: baseline {baseline}, target {target}, {n} measurements.', 'ind.nomeasurements': 'No measurements yet.',
-  'ind.source': 'Source',
   'tl.moments': 'Moments and milestones', 'tl.none': 'No moments on the timeline yet.', 'tl.feel': 'How did this moment feel?',
   'tl.feel.legend': 'Your feeling about {title}', 'tl.feel.-2': 'very low', 'tl.feel.-1': 'low', 'tl.feel.0': 'neutral',
   'tl.feel.1': 'high', 'tl.feel.2': 'very high', 'tl.curve': 'Emotion curve',
   'tl.curve.desc': 'The average feeling per moment (line) with the spread from lowest to highest (band), on a scale from -2 to +2.',
   'tl.curve.none': 'No feelings given yet.', 'tl.avg': 'average', 'tl.spread': 'spread', 'tl.count': 'count',
-  'tl.mijlpaal': 'milestone', 'tl.moment': 'moment',
-  'refl.filter': 'Show sort', 'refl.all': 'all', 'refl.none': 'No reflections yet.', 'refl.add': 'Add reflection',
-  'sort.goed': 'went well', 'sort.beter': 'could be better', 'sort.geleerd': 'learned', 'sort.succesverhaal': 'success story',
-  'sort.vraag': 'question', 'sort.idee': 'idea',
+  'refl.filter': 'Show sort', 'refl.all': 'all', 'refl.none': 'No reflections yet.',
   'refl.by': 'by {name}', 'author.inwoner': '(resident)', 'refl.hidden': 'Hidden', 'refl.pinned': 'Pinned', 'refl.votes': '{n} votes', 'refl.vote1': '1 vote',
   'refl.vote': 'Vote', 'refl.unvote': 'Withdraw vote', 'refl.vote.label': 'Vote for: {text}',
   'mod.hide': 'Hide', 'mod.restore': 'Restore', 'mod.pin': 'Pin', 'mod.unpin': 'Unpin',
   'mod.done.hide': 'Contribution hidden.', 'mod.done.restore': 'Contribution restored.', 'mod.done.pin': 'Contribution pinned.',
   'mod.done.unpin': 'Contribution unpinned.',
-  'sessions.none': 'No sessions yet.', 'session.state.gepland': 'planned', 'session.state.open': 'open', 'session.state.gesloten': 'closed',
+  'sessions.none': 'No sessions yet.',
   'session.open': 'Open session', 'session.close': 'Close session', 'session.go': 'Go to the session',
-  'session.projector': 'Projector view', 'session.back': 'Back to the session', 'session.question': 'Question',
-  'session.code': 'Join code', 'session.join.at': 'Join at {url}', 'session.qr': 'QR code to join: {url}',
+  'session.projector': 'Projector view', 'session.back': 'Back to the session',
+  'session.join.at': 'Join at {url}', 'session.qr': 'QR code to join: {url}',
   'session.present': 'At the table', 'session.present.n': '{n} at the table', 'session.present.none': 'Nobody at the table yet.',
-  'session.contribute': 'Your contribution', 'session.contribute.sort': 'Sort', 'session.contribute.text': 'Text',
+  'session.contribute': 'Your contribution',
   'session.contribute.submit': 'Post', 'session.contributions': 'Contributions', 'session.none': 'No contributions yet. Be the first!',
   'session.notfound': 'This session does not exist or you may not see it.', 'session.closed': 'This session is closed.',
   'session.planned': 'This session has not been opened yet.', 'session.added': 'Contribution posted.', 'session.new': 'New session',
   'members.none': 'No members yet.',
   'edit': 'Edit', 'delete': 'Delete', 'add': 'Add', 'save': 'Save', 'cancel': 'Cancel', 'close': 'Close',
   'confirm.delete': 'Are you sure you want to delete "{title}"?',
-  'new.actielijn': 'New action line', 'new.activiteit': 'New activity', 'new.indicator': 'New indicator', 'new.meting': 'New measurement',
-  'new.reflectie': 'New reflection', 'new.sessie': 'New session', 'new.moment': 'New moment', 'new.lid': 'New member', 'new.opgave': 'New opgave',
-  'editing.title': 'Edit {kind}', 'creating.title': 'Add {kind}',
-  'kind.opgave': 'Opgave', 'kind.actielijn': 'Action line', 'kind.activiteit': 'Activity', 'kind.indicator': 'Indicator',
-  'kind.meting': 'Measurement', 'kind.reflectie': 'Reflection', 'kind.sessie': 'Session', 'kind.moment': 'Moment', 'kind.lid': 'Member',
+  'editing.title': 'Edit {kind}', 'creating.title': 'Add {kind}', 'add.kind': 'Add {kind}',
   'form.required': 'required', 'form.saved': 'Saved.', 'form.deleted': 'Deleted.', 'form.none': '— none —',
   'form.errors': 'Not saved. Check the marked fields.', 'form.invalid.int': 'Enter a whole number.', 'form.invalid.number': 'Enter a number.',
   'conflict.title': 'Someone else changed this in the meantime',
@@ -319,24 +276,6 @@ const EN = {
   'admin.col.n': 'No.', 'admin.col.at': 'Time', 'admin.col.actor': 'By', 'admin.col.actionname': 'Action', 'admin.col.target': 'Target',
   'admin.col.detail': 'Details', 'admin.forbidden': 'Only administrators and opgave leads manage keys.',
   'never': 'never', 'yes': 'yes', 'no': 'no',
-  'f.title': 'Title', 'f.goal': 'Goal: what is different from now', 'f.target_date': 'Target date',
-  'f.political_sponsor': 'Political sponsor (alderman)', 'f.executive_sponsor': 'Executive sponsor', 'f.lead': 'Opgave lead',
-  'f.traffic_light': 'Traffic light', 'f.traffic_light_note': 'Traffic light explanation', 'f.way_of_working': 'Way of working',
-  'f.domains': 'Domains', 'f.complexity': 'Complexity (1–5)', 'f.horizon_years': 'Time horizon (years)', 'f.description': 'Description',
-  'f.position': 'Order', 'f.actielijn': 'Action line', 'f.owner': 'Owner (partner)', 'f.status': 'Status', 'f.start_date': 'Start date',
-  'f.end_date': 'End date', 'f.type': 'Type', 'f.unit': 'Unit', 'f.baseline': 'Baseline', 'f.target': 'Target',
-  'f.direction': 'Desired direction', 'f.source': 'Source', 'f.indicator': 'Indicator', 'f.date': 'Date', 'f.value': 'Value',
-  'f.note': 'Note', 'f.sort': 'Sort of reflection', 'f.text': 'Text', 'f.question': 'Question', 'f.starts_at': 'Starts at',
-  'f.actor': 'Key id (actor)', 'f.name': 'Name', 'f.role': 'Role', 'f.organisation': 'Organisation', 'f.rev': 'Version',
-  'f.id': 'Document', 'f.doc': 'Document', 'f.set': 'Change',
-  'v.routine': 'routine', 'v.project': 'project', 'v.programma': 'programme', 'v.bestuursproces': 'administrative process',
-  'v.improvisatie': 'improvisation', 'v.fysiek': 'physical', 'v.sociaal': 'social', 'v.bedrijfsvoering': 'operations',
-  'v.gepland': 'planned', 'v.lopend': 'running', 'v.afgerond': 'finished', 'v.gestopt': 'stopped', 'v.effect': 'effect',
-  'v.context': 'context', 'v.omhoog': 'up (higher is better)', 'v.omlaag': 'down (lower is better)', 'v.mijlpaal': 'milestone',
-  'v.moment': 'moment', 'v.opgaveleider': 'opgave lead', 'v.partner': 'partner', 'v.waarnemer': 'observer',
-  'v.groen': 'green', 'v.oranje': 'orange', 'v.rood': 'red', 'v.goed': 'went well', 'v.beter': 'could be better',
-  'v.geleerd': 'learned', 'v.succesverhaal': 'success story', 'v.vraag': 'question', 'v.idee': 'idea',
-  'v.beheerder': 'administrator', 'v.inwoner': 'inhabitant',
   'notfound': 'This page does not exist.',
 };
 
@@ -358,15 +297,40 @@ export function setLang(l) {
 /** t('key', {name: 'x'}): the text in the current language, English and
  * Dutch falling back to each other, then to the key itself. */
 export function t(key, params) {
-  let s = DICTS[lang][key] ?? NL[key] ?? key;
+  return tIn(lang, key, params);
+}
+
+/** t() in language L ('nl' or 'en'), whatever the page's language is. */
+export function tIn(l, key, params) {
+  let s = (DICTS[l] || NL)[key] ?? NL[key] ?? key;
   if (params) s = s.replace(/\{(\w+)\}/g, (m, k) => (params[k] !== undefined ? String(params[k]) : m));
   return s;
 }
 
-/** An enumeration value in words (v.groen -> groen / green). */
-export function tv(value) {
-  return t('v.' + value);
+/** A {nl, en} label of the schema in the current language; the other
+ * language if it lacks this one; FALLBACK if there is no label at all. */
+export function pick(label, fallback) {
+  if (!label || typeof label !== 'object') return fallback;
+  return label[lang] || label.nl || label.en || fallback;
 }
+
+/** A kind's name (Actielijn / Action line). */
+export function kindLabel(kind) { const k = kindDef(kind); return pick(k && k.label, kind); }
+
+/** A kind's plural (Actielijnen / Action lines). */
+export function kindPlural(kind) { const k = kindDef(kind); return pick(k && k.plural, kind); }
+
+/** A field's label in KIND's row (Stoplicht / Traffic light). */
+export function fieldLabel(kind, field) { const f = fieldDef(kind, field); return pick(f && f.label, field); }
+
+/** An enumeration value of KIND's FIELD in words (groen / green). */
+export function valueLabel(kind, field, value) {
+  const v = valuesOf(kind, field).find((x) => x.value === value);
+  return pick(v && v.label, String(value));
+}
+
+/** A role in words (Beheerder / Administrator). */
+export function roleLabel(role) { const r = roleDef(role); return pick(r && r.label, role); }
 
 const pad = (n) => String(n).padStart(2, '0');
 

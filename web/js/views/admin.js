@@ -2,11 +2,13 @@
 // revoke) and, for beheerders, the audit log.
 
 import { h, replaceKeepFocus } from '../dom.js';
-import { t, fmtDateTime } from '../i18n.js';
+import { t, fmtDateTime, roleLabel } from '../i18n.js';
 import * as store from '../store.js';
 import { ctx, errorText } from '../ctx.js';
 import { canManageKeys, canAudit } from '../perm.js';
 
+// Which roles' keys a role may make: the server's key.create rule
+// (server/writes.c), not a cell of a kind, so not in the schema's table.
 const ROLES = { beheerder: ['beheerder', 'opgaveleider', 'partner', 'inwoner', 'waarnemer'], opgaveleider: ['partner', 'inwoner', 'waarnemer'] };
 
 async function copyText(text, input) {
@@ -33,7 +35,7 @@ export function mountAdmin(root) {
   const auditBox = h('div', { class: 'audit' });
   const scopeBox = h('div', { class: 'scope-box' });
   const formErr = h('p', { class: 'form-error', role: 'alert' });
-  const roleSel = h('select', { id: 'key-role', name: 'role' }, ROLES[me.role].map((r) => h('option', { value: r, selected: r === 'partner' }, t('role.' + r))));
+  const roleSel = h('select', { id: 'key-role', name: 'role' }, ROLES[me.role].map((r) => h('option', { value: r, selected: r === 'partner' }, roleLabel(r))));
   const labelIn = h('input', { id: 'key-label', name: 'label', type: 'text', maxlength: 200, 'aria-describedby': 'key-label-help key-label-err' });
   const labelErr = h('p', { class: 'field-error', id: 'key-label-err', role: 'alert' });
   const expiresIn = h('input', { id: 'key-expires', name: 'expires', type: 'number', min: 1, max: 3650, 'aria-describedby': 'key-expires-help' });
@@ -116,7 +118,7 @@ export function mountAdmin(root) {
         const status = k.revoked_at ? 'revoked' : k.expires_at && k.expires_at < now ? 'expired' : 'active';
         return h('tr', { 'data-key-id': k.key_id, class: `key-${status}` },
           h('td', null, k.label || k.key_id),
-          h('td', null, t('role.' + k.role)),
+          h('td', null, roleLabel(k.role)),
           h('td', null, k.opgaven === '*' ? t('admin.keys.scope.all') : (k.opgaven || []).map(opgaveTitle).join(', ')),
           h('td', null, fmtDateTime(k.created_at)),
           h('td', null, k.expires_at ? fmtDateTime(k.expires_at) : t('never')),

@@ -5,15 +5,14 @@
 // members. Editing buttons appear as the role allows.
 
 import { h, replaceKeepFocus } from '../dom.js';
-import { t, tv, fmtDate, fmtDateTime, fmtNum } from '../i18n.js';
+import { t, fmtDate, fmtDateTime, fmtNum, fieldLabel, valueLabel, kindLabel, kindPlural } from '../i18n.js';
+import { valuesOf } from '../schema.js';
 import * as store from '../store.js';
 import { ctx, errorText } from '../ctx.js';
-import { can, canModerate, canVote, canReadMembers } from '../perm.js';
+import { can, canRead, canModerate, canVote } from '../perm.js';
 import { tlBadge, reflectionCard, sortReflections } from '../components.js';
 import { indicatorChart, feelingChart, feelingStats } from '../charts.js';
 import { openEditor, deleteDoc } from '../forms.js';
-
-const SORTS = ['goed', 'beter', 'geleerd', 'succesverhaal', 'vraag', 'idee'];
 
 function editButtons(doc, label) {
   const me = ctx.me;
@@ -32,12 +31,21 @@ function editButtons(doc, label) {
 function addButton(kind, opgave, preset, id) {
   if (!can(ctx.me, 'C', kind)) return null;
   return h('button', { type: 'button', class: 'add', id, 'data-fk': id, onclick: () => openEditor(kind, null, opgave, preset) },
-    h('span', { 'aria-hidden': 'true' }, '+ '), t('new.' + kind));
+    h('span', { 'aria-hidden': 'true' }, '+ '), t('add.kind', { kind: kindLabel(kind).toLowerCase(), Kind: kindLabel(kind) }));
 }
 
-function sectionHead(id, titleKey, addBtn) {
-  return h('div', { class: 'section-head' }, h('h2', { id: `${id}-title`, tabindex: '-1' }, t(titleKey)), addBtn);
+function sectionHead(id, title, addBtn) {
+  return h('div', { class: 'section-head' }, h('h2', { id: `${id}-title`, tabindex: '-1' }, title), addBtn);
 }
+
+// The sections of an opgave: each shows one kind (the timeline: moments),
+// headed by its plural from the schema, and only to whom may read it.
+const SECTIONS = [
+  ['sec-actions', 'actielijn'], ['sec-indicators', 'indicator'], ['sec-timeline', 'moment'],
+  ['sec-reflections', 'reflectie'], ['sec-sessions', 'sessie'], ['sec-members', 'lid'],
+];
+// The timeline is more than its moments' plural: its own words.
+const sectionTitle = (kind) => (kind === 'moment' ? t('sec.timeline') : kindPlural(kind));
 
 function dl(pairs) {
   return h('dl', { class: 'facts' }, pairs.filter(([, v]) => v !== null && v !== undefined && v !== '')
@@ -58,9 +66,9 @@ export function mountOpgave(root, id) {
 
   function overview(o) {
     const tri = h('div', { class: 'triangle', role: 'group', 'aria-labelledby': 'tri-title' },
-      h('div', { class: 'tri-node tri-top' }, h('span', { class: 'tri-role' }, t('f.political_sponsor')), h('span', { class: 'tri-name' }, o.political_sponsor || '–')),
-      h('div', { class: 'tri-node tri-left' }, h('span', { class: 'tri-role' }, t('f.executive_sponsor')), h('span', { class: 'tri-name' }, o.executive_sponsor || '–')),
-      h('div', { class: 'tri-node tri-right' }, h('span', { class: 'tri-role' }, t('f.lead')), h('span', { class: 'tri-name' }, o.lead || '–')));
+      h('div', { class: 'tri-node tri-top' }, h('span', { class: 'tri-role' }, fieldLabel('opgave', 'political_sponsor')), h('span', { class: 'tri-name' }, o.political_sponsor || '–')),
+      h('div', { class: 'tri-node tri-left' }, h('span', { class: 'tri-role' }, fieldLabel('opgave', 'executive_sponsor')), h('span', { class: 'tri-name' }, o.executive_sponsor || '–')),
+      h('div', { class: 'tri-node tri-right' }, h('span', { class: 'tri-role' }, fieldLabel('opgave', 'lead')), h('span', { class: 'tri-name' }, o.lead || '–')));
     return h('div', { class: 'overview' },
       h('section', { class: 'panel goal', 'aria-labelledby': 'goal-title' },
         h('h2', { id: 'goal-title' }, t('opgave.goal')),
@@ -69,17 +77,17 @@ export function mountOpgave(root, id) {
       h('section', { class: 'panel', 'aria-labelledby': 'tri-title' }, h('h2', { id: 'tri-title' }, t('opgave.triangle')), tri),
       h('section', { class: 'panel', 'aria-labelledby': 'facts-title' },
         h('h2', { id: 'facts-title' }, t('opgave.facts')),
-        dl([[t('f.target_date'), fmtDate(o.target_date)],
-          [t('f.way_of_working'), o.way_of_working ? tv(o.way_of_working) : null],
-          [t('f.domains'), (o.domains || []).length ? h('span', { class: 'chips' }, o.domains.map((d) => h('span', { class: 'chip' }, tv(d)))) : null],
-          [t('f.complexity'), o.complexity], [t('f.horizon_years'), o.horizon_years]])));
+        dl([[fieldLabel('opgave', 'target_date'), fmtDate(o.target_date)],
+          [fieldLabel('opgave', 'way_of_working'), o.way_of_working ? valueLabel('opgave', 'way_of_working', o.way_of_working) : null],
+          [fieldLabel('opgave', 'domains'), (o.domains || []).length ? h('span', { class: 'chips' }, o.domains.map((d) => h('span', { class: 'chip' }, valueLabel('opgave', 'domains', d)))) : null],
+          [fieldLabel('opgave', 'complexity'), o.complexity], [fieldLabel('opgave', 'horizon_years'), o.horizon_years]])));
   }
 
   function actions(o) {
     const lines = store.all('actielijn', o.id).sort((a, b) => (a.position ?? 1e9) - (b.position ?? 1e9) || a.title.localeCompare(b.title));
     const acts = store.all('activiteit', o.id);
     return h('section', { class: 'section', id: 'sec-actions', 'aria-labelledby': 'sec-actions-title' },
-      sectionHead('sec-actions', 'sec.actions', addButton('actielijn', o.id, {}, 'add-actielijn')),
+      sectionHead('sec-actions', sectionTitle('actielijn'), addButton('actielijn', o.id, {}, 'add-actielijn')),
       lines.length ? h('ol', { class: 'action-lines' }, lines.map((l) => {
         const mine = acts.filter((a) => a.actielijn === l.id).sort((a, b) => (a.start_date || '').localeCompare(b.start_date || ''));
         return h('li', { class: 'action-line', 'data-id': l.id },
@@ -87,7 +95,7 @@ export function mountOpgave(root, id) {
           l.description ? h('p', null, l.description) : null,
           mine.length ? h('ul', { class: 'activities' }, mine.map((a) => h('li', { class: 'activity', 'data-id': a.id },
             h('div', { class: 'act-main' }, h('span', { class: 'act-title' }, a.title),
-              a.status ? h('span', { class: `status status-${a.status}` }, tv(a.status)) : null),
+              a.status ? h('span', { class: `status status-${a.status}` }, valueLabel('activiteit', 'status', a.status)) : null),
             h('div', { class: 'act-meta' },
               h('span', { class: 'owner' }, `${t('activity.owner')}: `, h('strong', null, a.owner || '–')),
               a.start_date || a.end_date ? h('span', null, `${t('activity.period')}: ${fmtDate(a.start_date) || '…'} – ${fmtDate(a.end_date) || '…'}`) : null),
@@ -104,16 +112,15 @@ export function mountOpgave(root, id) {
     return h('article', { class: 'indicator', 'data-id': ind.id },
       h('div', { class: 'line-head' }, h('h4', null, ind.title), editButtons(ind, ind.title)),
       h('p', { class: 'ind-meta' },
-        h('span', null, `${t('ind.baseline')}: ${fmtNum(ind.baseline)}${unit}`),
-        h('span', null, `${t('ind.target')}: ${fmtNum(ind.target)}${unit}`),
-        ind.direction ? h('span', null, t('ind.direction.' + ind.direction)) : null,
-        ind.source ? h('span', null, `${t('ind.source')}: ${ind.source}`) : null),
+        h('span', null, `${fieldLabel('indicator', 'baseline')}: ${fmtNum(ind.baseline)}${unit}`),
+        h('span', null, `${fieldLabel('indicator', 'target')}: ${fmtNum(ind.target)}${unit}`),
+        ind.direction ? h('span', null, `${fieldLabel('indicator', 'direction')}: ${valueLabel('indicator', 'direction', ind.direction)}`) : null,
+        ind.source ? h('span', null, `${fieldLabel('indicator', 'source')}: ${ind.source}`) : null),
       indicatorChart(ind, ms),
       ms.length ? h('details', { class: 'measurements' },
-        h('summary', null, `${t('ind.measurements')} (${ms.length})`),
+        h('summary', null, `${kindPlural('meting')} (${ms.length})`),
         h('table', null,
-          h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('f.date')), h('th', { scope: 'col' }, t('f.value')),
-            h('th', { scope: 'col' }, t('f.source')), h('th', { scope: 'col' }, t('f.note')), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, t('admin.col.action'))))),
+          h('thead', null, h('tr', null, ['date', 'value', 'source', 'note'].map((f) => h('th', { scope: 'col' }, fieldLabel('meting', f))), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, t('admin.col.action'))))),
           h('tbody', null, ms.map((m) => h('tr', { 'data-id': m.id }, h('td', null, fmtDate(m.date)), h('td', { class: 'num' }, `${fmtNum(m.value)}${unit}`),
             h('td', null, m.source || ''), h('td', null, m.note || ''), h('td', null, editButtons(m, `${ind.title} ${fmtDate(m.date)}`)))))))
         : h('p', { class: 'empty' }, t('ind.nomeasurements')),
@@ -122,14 +129,18 @@ export function mountOpgave(root, id) {
 
   function indicators(o) {
     const all = store.all('indicator', o.id).sort((a, b) => a.title.localeCompare(b.title));
+    // Effect apart from context: a group per value of indicator.type. The
+    // headings are prose (ind.effect: "Effectindicatoren"); a value the
+    // page has no heading for is headed by its label from the schema.
     const group = (type) => {
       const list = all.filter((i) => i.type === type);
-      return h('div', { class: `ind-group ind-${type}` }, h('h3', null, t('ind.' + type)),
+      const key = 'ind.' + type;
+      return h('div', { class: `ind-group ind-${type}` }, h('h3', null, t(key) !== key ? t(key) : valueLabel('indicator', 'type', type)),
         list.length ? h('div', { class: 'ind-list' }, list.map(indicatorBlock)) : h('p', { class: 'empty' }, t('ind.none')));
     };
     return h('section', { class: 'section', id: 'sec-indicators', 'aria-labelledby': 'sec-indicators-title' },
-      sectionHead('sec-indicators', 'sec.indicators', addButton('indicator', o.id, {}, 'add-indicator')),
-      group('effect'), group('context'));
+      sectionHead('sec-indicators', sectionTitle('indicator'), addButton('indicator', o.id, {}, 'add-indicator')),
+      valuesOf('indicator', 'type').map((v) => group(v.value)));
   }
 
   async function feel(m, value) {
@@ -142,7 +153,7 @@ export function mountOpgave(root, id) {
     const me = ctx.me;
     const withFeel = moments.filter((m) => feelingStats(m));
     return h('section', { class: 'section', id: 'sec-timeline', 'aria-labelledby': 'sec-timeline-title' },
-      sectionHead('sec-timeline', 'sec.timeline', addButton('moment', o.id, {}, 'add-moment')),
+      sectionHead('sec-timeline', sectionTitle('moment'), addButton('moment', o.id, {}, 'add-moment')),
       moments.length ? h('ol', { class: 'timeline' }, moments.map((m) => {
         const mine = (m.feelings || {})[me.actor];
         const s = feelingStats(m);
@@ -150,7 +161,8 @@ export function mountOpgave(root, id) {
           h('p', { class: 'moment-date' }, fmtDate(m.date)),
           h('div', { class: 'moment-body' },
             h('div', { class: 'line-head' }, h('h3', null, m.title,
-              h('span', { class: `type-tag ${m.type === 'mijlpaal' ? 'is-milestone' : ''}` }, t('tl.' + (m.type || 'moment')))),
+              // A moment without a type is a plain moment (the schema's doc: "moment (default)").
+              h('span', { class: `type-tag ${m.type === 'mijlpaal' ? 'is-milestone' : ''}` }, valueLabel('moment', 'type', m.type || 'moment'))),
             editButtons(m, m.title)),
             m.description ? h('p', null, m.description) : null,
             s ? h('p', { class: 'feel-stats' }, `${t('tl.avg')} ${fmtNum(s.avg)} · ${t('tl.spread')} ${s.min}…${s.max} · ${t('tl.count')} ${s.n}`) : null,
@@ -168,16 +180,18 @@ export function mountOpgave(root, id) {
   function reflections(o) {
     const me = ctx.me;
     let list = store.all('reflectie', o.id);
-    const counts = Object.fromEntries(SORTS.map((s) => [s, list.filter((r) => r.sort === s).length]));
+    const sorts = valuesOf('reflectie', 'sort').map((v) => v.value);
+    const counts = Object.fromEntries(sorts.map((s) => [s, list.filter((r) => r.sort === s).length]));
     if (filter !== 'alle') list = list.filter((r) => r.sort === filter);
-    const opts = [['alle', `${t('refl.all')} (${store.all('reflectie', o.id).length})`], ...SORTS.map((s) => [s, `${t('sort.' + s)} (${counts[s]})`])];
+    const opts = [['alle', `${t('refl.all')} (${store.all('reflectie', o.id).length})`],
+      ...sorts.map((s) => [s, `${valueLabel('reflectie', 'sort', s)} (${counts[s]})`])];
     return h('section', { class: 'section', id: 'sec-reflections', 'aria-labelledby': 'sec-reflections-title' },
-      sectionHead('sec-reflections', 'sec.reflections', addButton('reflectie', o.id, {}, 'add-reflectie')),
+      sectionHead('sec-reflections', sectionTitle('reflectie'), addButton('reflectie', o.id, {}, 'add-reflectie')),
       h('div', { class: 'filter', role: 'group', 'aria-label': t('refl.filter') },
         h('span', { class: 'filter-label', 'aria-hidden': 'true' }, `${t('refl.filter')}:`),
         opts.map(([v, l]) => h('button', { type: 'button', class: `filter-btn sort-${v}`, 'data-filter': v, 'data-fk': `filter-${v}`,
           'aria-pressed': filter === v ? 'true' : 'false', onclick: () => { filter = v; update(); } }, l))),
-      list.length ? h('div', { class: 'wall' }, sortReflections(list).map((r) => reflectionCard(r, { me, moderate: canModerate(me) })))
+      list.length ? h('div', { class: 'wall' }, sortReflections(list).map((r) => reflectionCard(r, { me })))
         : h('p', { class: 'empty' }, t('refl.none')));
   }
 
@@ -190,41 +204,38 @@ export function mountOpgave(root, id) {
     const me = ctx.me;
     const list = store.all('sessie', o.id).sort((a, b) => (b.created_at || '').localeCompare(a.created_at || ''));
     return h('section', { class: 'section', id: 'sec-sessions', 'aria-labelledby': 'sec-sessions-title' },
-      sectionHead('sec-sessions', 'sec.sessions', addButton('sessie', o.id, {}, 'add-sessie')),
+      sectionHead('sec-sessions', sectionTitle('sessie'), addButton('sessie', o.id, {}, 'add-sessie')),
       list.length ? h('ul', { class: 'sessions' }, list.map((s) => h('li', { class: 'session-item', 'data-id': s.id },
         h('p', { class: 'session-q' }, h('a', { href: `#/sessie/${s.id}`, 'data-fk': `go-${s.id}` }, s.question)),
-        h('p', { class: 'session-meta' }, h('span', { class: `state state-${s.state}` }, t('session.state.' + (s.state || 'gepland'))),
+        h('p', { class: 'session-meta' }, h('span', { class: `state state-${s.state}` }, valueLabel('sessie', 'state', s.state || 'gepland')),
           s.starts_at ? h('span', null, fmtDateTime(s.starts_at)) : null,
-          s.state === 'open' && s.join_code ? h('span', null, `${t('session.code')}: `, h('strong', { class: 'code' }, s.join_code)) : null),
+          s.state === 'open' && s.join_code ? h('span', null, `${fieldLabel('sessie', 'join_code')}: `, h('strong', { class: 'code' }, s.join_code)) : null),
         h('div', { class: 'session-actions' },
-          canModerate(me) && s.state !== 'open' && s.state !== 'gesloten' ? h('button', { type: 'button', 'data-fk': `open-${s.id}`, onclick: () => sessionAction(s, 'session.open') }, t('session.open')) : null,
-          canModerate(me) && s.state === 'open' ? h('button', { type: 'button', 'data-fk': `close-${s.id}`, onclick: () => sessionAction(s, 'session.close') }, t('session.close')) : null,
-          canModerate(me) && s.state === 'open' ? h('a', { class: 'button', href: `#/sessie/${s.id}/projectie` }, t('session.projector')) : null,
+          canModerate(me, 'sessie') && s.state !== 'open' && s.state !== 'gesloten' ? h('button', { type: 'button', 'data-fk': `open-${s.id}`, onclick: () => sessionAction(s, 'session.open') }, t('session.open')) : null,
+          canModerate(me, 'sessie') && s.state === 'open' ? h('button', { type: 'button', 'data-fk': `close-${s.id}`, onclick: () => sessionAction(s, 'session.close') }, t('session.close')) : null,
+          canModerate(me, 'sessie') && s.state === 'open' ? h('a', { class: 'button', href: `#/sessie/${s.id}/projectie` }, t('session.projector')) : null,
           editButtons(s, s.question)))))
         : h('p', { class: 'empty' }, t('sessions.none')));
   }
 
   function members(o) {
-    if (!canReadMembers(ctx.me)) return null;
     const list = store.all('lid', o.id).sort((a, b) => a.name.localeCompare(b.name));
     return h('section', { class: 'section', id: 'sec-members', 'aria-labelledby': 'sec-members-title' },
-      sectionHead('sec-members', 'sec.members', addButton('lid', o.id, {}, 'add-lid')),
+      sectionHead('sec-members', sectionTitle('lid'), addButton('lid', o.id, {}, 'add-lid')),
       list.length ? h('table', { class: 'members' },
-        h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('f.name')), h('th', { scope: 'col' }, t('f.role')),
-          h('th', { scope: 'col' }, t('f.organisation')), h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, t('admin.col.action'))))),
-        h('tbody', null, list.map((l) => h('tr', { 'data-id': l.id }, h('td', null, l.name), h('td', null, tv(l.role)),
+        h('thead', null, h('tr', null, ['name', 'role', 'organisation'].map((f) => h('th', { scope: 'col' }, fieldLabel('lid', f))),
+          h('th', { scope: 'col' }, h('span', { class: 'visually-hidden' }, t('admin.col.action'))))),
+        h('tbody', null, list.map((l) => h('tr', { 'data-id': l.id }, h('td', null, l.name), h('td', null, valueLabel('lid', 'role', l.role)),
           h('td', null, l.organisation || ''), h('td', null, editButtons(l, l.name)))))) : h('p', { class: 'empty' }, t('members.none')));
   }
 
   function sectionNav() {
-    const items = [['sec-actions', 'sec.actions'], ['sec-indicators', 'sec.indicators'], ['sec-timeline', 'sec.timeline'],
-      ['sec-reflections', 'sec.reflections'], ['sec-sessions', 'sec.sessions']];
-    if (canReadMembers(ctx.me)) items.push(['sec-members', 'sec.members']);
-    return h('nav', { class: 'section-nav', 'aria-label': t('opgave.sections') }, h('ul', null, items.map(([sid, key]) =>
+    const items = SECTIONS.filter(([, kind]) => canRead(ctx.me, kind));
+    return h('nav', { class: 'section-nav', 'aria-label': t('opgave.sections') }, h('ul', null, items.map(([sid, kind]) =>
       h('li', null, h('button', { type: 'button', class: 'link', 'data-fk': `nav-${sid}`, onclick: () => {
         const el = document.getElementById(`${sid}-title`);
         if (el) { el.scrollIntoView({ block: 'start' }); el.focus({ preventScroll: true }); }
-      } }, t(key))))));
+      } }, sectionTitle(kind))))));
   }
 
   function update() {
@@ -234,7 +245,9 @@ export function mountOpgave(root, id) {
       return;
     }
     document.title = `${o.title} — Tafel`;
-    replaceKeepFocus(body, header(o), overview(o), sectionNav(), actions(o), indicators(o), timeline(o), reflections(o), sessions(o), members(o));
+    const build = { actielijn: actions, indicator: indicators, moment: timeline, reflectie: reflections, sessie: sessions, lid: members };
+    replaceKeepFocus(body, header(o), overview(o), sectionNav(),
+      SECTIONS.filter(([, kind]) => canRead(ctx.me, kind)).map(([, kind]) => build[kind](o)));
   }
   update();
   return { update, destroy() { document.title = 'Tafel'; } };

@@ -3,7 +3,8 @@
 // chart of complexity x time horizon.
 
 import { h, replaceKeepFocus } from '../dom.js';
-import { t, fmtDate } from '../i18n.js';
+import { t, fmtDate, kindLabel, valueLabel } from '../i18n.js';
+import { valuesOf } from '../schema.js';
 import * as store from '../store.js';
 import { ctx } from '../ctx.js';
 import { can } from '../perm.js';
@@ -43,13 +44,15 @@ export function mountPortfolio(root) {
   root.replaceChildren(h('div', { class: 'portfolio' },
     h('div', { class: 'page-head' },
       h('h1', { id: 'portfolio-title' }, t('portfolio.title')),
-      can(me, 'C', 'opgave') ? h('button', { type: 'button', class: 'primary', id: 'new-opgave', onclick: () => openEditor('opgave', null, null) }, t('portfolio.new')) : null),
+      can(me, 'C', 'opgave') ? h('button', { type: 'button', class: 'primary', id: 'new-opgave', onclick: () => openEditor('opgave', null, null) },
+        t('add.kind', { kind: kindLabel('opgave').toLowerCase(), Kind: kindLabel('opgave') })) : null),
     h('p', { class: 'lead-text' }, t('portfolio.intro')),
     cards,
     h('section', { class: 'panel', 'aria-labelledby': 'chart-title' },
       h('h2', { id: 'chart-title' }, t('portfolio.chart.title')),
       h('p', { class: 'help' }, t('portfolio.chart.desc')),
-      h('ul', { class: 'legend' }, ['groen', 'oranje', 'rood'].map((l) => h('li', null, markerIcon(l), t('tl.' + l)))),
+      h('ul', { class: 'legend' }, valuesOf('opgave', 'traffic_light').map(({ value }) =>
+        h('li', null, markerIcon(value), valueLabel('opgave', 'traffic_light', value)))),
       chartBox, unplaced)));
 
   function update() {

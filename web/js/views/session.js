@@ -4,14 +4,22 @@
 // code.
 
 import { h, replaceKeepFocus } from '../dom.js';
-import { t } from '../i18n.js';
+import { t, fieldLabel, valueLabel, roleLabel } from '../i18n.js';
+import { valuesOf, fieldDef } from '../schema.js';
 import * as store from '../store.js';
 import { ctx, errorText } from '../ctx.js';
 import { can, canModerate } from '../perm.js';
 import { reflectionCard, sortReflections } from '../components.js';
 import { qrSvg } from '../qr.js';
 
-const SORTS = ['idee', 'vraag', 'goed', 'beter', 'geleerd', 'succesverhaal'];
+// The contribution form is reflectie's sort and text, from the schema. Its
+// choices start with what people at a table add most (an exception of
+// order only: every other value follows in the schema's order).
+const FIRST_SORTS = ['idee', 'vraag'];
+function sortChoices() {
+  const all = valuesOf('reflectie', 'sort').map((v) => v.value);
+  return [...FIRST_SORTS.filter((s) => all.includes(s)), ...all.filter((s) => !FIRST_SORTS.includes(s))];
+}
 
 const joinUrl = (code) => `${location.origin}/join/${code}`;
 
@@ -26,7 +34,7 @@ function presenceList(sessionId, compact) {
     h('li', { 'data-actor': p.actor, 'data-role': p.role }, h('span', { class: 'avatar', 'aria-hidden': 'true' }, (p.name || '?').slice(0, 1).toUpperCase()),
       h('span', { class: 'p-name' }, p.name),
       compact ? (p.role === 'inwoner' ? h('span', { class: 'p-role' }, t('author.inwoner')) : null)
-        : h('span', { class: 'p-role' }, t('role.' + p.role)))));
+        : h('span', { class: 'p-role' }, roleLabel(p.role)))));
 }
 
 /** Keeps one QR code per join code, drawn once. */
@@ -58,8 +66,11 @@ export function mountSession(root, id) {
   const presence = h('div', { class: 'presence-box' });
   const list = h('div', { class: 'wall live', id: 'contributions' });
   const qr = qrHolder();
-  const sortSel = h('select', { id: 'contrib-sort', name: 'sort' }, SORTS.map((s) => h('option', { value: s }, t('sort.' + s))));
-  const text = h('textarea', { id: 'contrib-text', name: 'text', rows: 3, maxlength: 4000, 'aria-describedby': 'contrib-err', 'aria-required': 'true' });
+  const sortSel = h('select', { id: 'contrib-sort', name: 'sort', 'aria-required': fieldDef('reflectie', 'sort')?.required ? 'true' : undefined },
+    sortChoices().map((s) => h('option', { value: s }, valueLabel('reflectie', 'sort', s))));
+  const textField = fieldDef('reflectie', 'text') || {};
+  const text = h('textarea', { id: 'contrib-text', name: 'text', rows: 3, maxlength: textField.max_len, 'aria-describedby': 'contrib-err',
+    'aria-required': textField.required ? 'true' : undefined });
   const err = h('p', { class: 'field-error', id: 'contrib-err', role: 'alert' });
   const form = h('form', { class: 'panel contribute', novalidate: true, 'aria-labelledby': 'contrib-title', onsubmit: async (ev) => {
     ev.preventDefault();
@@ -82,8 +93,8 @@ export function mountSession(root, id) {
     }
   } },
   h('h2', { id: 'contrib-title' }, t('session.contribute')),
-  h('div', { class: 'field' }, h('label', { for: 'contrib-sort' }, t('session.contribute.sort')), sortSel),
-  h('div', { class: 'field' }, h('label', { for: 'contrib-text' }, t('session.contribute.text')), text, err),
+  h('div', { class: 'field' }, h('label', { for: 'contrib-sort' }, fieldLabel('reflectie', 'sort')), sortSel),
+  h('div', { class: 'field' }, h('label', { for: 'contrib-text' }, fieldLabel('reflectie', 'text')), text, err),
   h('button', { type: 'submit', class: 'primary' }, t('session.contribute.submit')));
 
   root.replaceChildren(h('div', { class: 'session-view' },
@@ -104,10 +115,10 @@ export function mountSession(root, id) {
     }
     if (!tabled) { tabled = true; ctx.joinTable(s.opgave, s.id); }
     const o = store.get('opgave', s.opgave);
-    const mod = canModerate(me);
+    const mod = canModerate(me, 'sessie'); // open, close, the join code and the projector
     replaceKeepFocus(head,
       o ? h('p', { class: 'crumb' }, h('a', { href: `#/opgave/${o.id}` }, o.title)) : null,
-      h('p', { class: 'eyebrow' }, t('session.question'), ' · ', h('span', { class: `state state-${s.state}` }, t('session.state.' + (s.state || 'gepland')))),
+      h('p', { class: 'eyebrow' }, fieldLabel('sessie', 'question'), ' · ', h('span', { class: `state state-${s.state}` }, valueLabel('sessie', 'state', s.state || 'gepland'))),
       h('h1', { class: 'question' }, s.question),
       s.state === 'gesloten' ? h('p', { class: 'notice' }, t('session.closed')) : null,
       s.state !== 'open' && s.state !== 'gesloten' ? h('p', { class: 'notice' }, t('session.planned')) : null,
@@ -119,7 +130,7 @@ export function mountSession(root, id) {
     if (mod && s.state === 'open' && s.join_code) {
       qr.set(s.join_code);
       if (!codePanel.firstChild) {
-        codePanel.append(h('section', { class: 'panel', 'aria-labelledby': 'code-title' }, h('h2', { id: 'code-title' }, t('session.code')),
+        codePanel.append(h('section', { class: 'panel', 'aria-labelledby': 'code-title' }, h('h2', { id: 'code-title' }, fieldLabel('sessie', 'join_code')),
           h('p', { class: 'join-code', id: 'join-code-value' }), h('p', { class: 'join-url' }), qr.box));
       }
       codePanel.querySelector('.join-code').textContent = s.join_code;
@@ -146,7 +157,7 @@ export function mountProjector(root, id) {
   const list = h('div', { class: 'proj-wall', id: 'projector-contributions', 'aria-live': 'polite' });
   root.replaceChildren(h('div', { class: 'projector' },
     h('div', { class: 'proj-main' }, head, list),
-    h('aside', { class: 'proj-side', 'aria-label': t('session.code') }, side, qr.box, presence,
+    h('aside', { class: 'proj-side', 'aria-label': fieldLabel('sessie', 'join_code') }, side, qr.box, presence,
       h('p', { class: 'proj-back' }, h('a', { href: `#/sessie/${id}` }, t('session.back'))))));
   let tabled = false;
   function update() {
