@@ -82,7 +82,7 @@ static json_t *enum_value(struct cli *cli, const struct tafel_field *f, const ch
     return NULL;
 }
 
-/* Comma-separated words (ENUM_SET, STRING_SET) as an array. */
+/* Comma-separated words (ENUM_SET, STRING_SET, REF_SET) as an array. */
 static json_t *set_value(struct cli *cli, const struct tafel_field *f, const char *s)
 {
     json_t *arr = json_array();
@@ -157,6 +157,7 @@ static json_t *field_value(struct cli *cli, const struct tafel_field *f, const c
         return enum_value(cli, f, text);
     case TAFEL_F_ENUM_SET:
     case TAFEL_F_STRING_SET:
+    case TAFEL_F_REF_SET:
         return set_value(cli, f, text);
     case TAFEL_F_INT: {
         long long n = strtoll(text, &end, 10);
@@ -548,6 +549,10 @@ static void type_text(const struct cli *cli, const struct tafel_field *f, char *
         break;
     case TAFEL_F_REF:
         snprintf(buf, size, "id (%s)", tafel_schema_kind(f->ref)->name);
+        break;
+    case TAFEL_F_REF_SET:
+        snprintf(buf, size, "%s: id (%s), ..%lld", en ? "comma-separated" : "met komma's",
+                 tafel_schema_kind(f->ref)->name, (long long)f->max_len);
         break;
     case TAFEL_F_FEELINGS:
     case TAFEL_F_STRING_SET:

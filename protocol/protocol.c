@@ -156,7 +156,9 @@ static const struct mfield id_f[] = {ID_F};
 static const struct mfield key_create_f[] = {
     MF("role", M_WORD, true, R(role), .words = role_names),
     MF("opgaven", M_IDS_STAR, true, R(opgaven), .max = PAGE_MAX),
-    MF("label", M_TEXT, true, R(label), .min = 1, .max = LABEL_MAX),
+    /* A label is shown as its holder's name (author, presence): the same
+     * rules as an inwoner's display name. */
+    MF("label", M_NAME, true, R(label), .min = 1, .max = LABEL_MAX),
     MF("expires_in", M_INT, false, R(expires_in), .min = 1, .max = TEN_YEARS),
 };
 static const struct mfield key_revoke_f[] = {MF("key_id", M_ID, true, R(key_id)),

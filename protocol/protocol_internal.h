@@ -60,4 +60,14 @@ int tafel__word_index(const char *const *words, const char *s);
  *  returns @p buf. For error messages. */
 const char *tafel__join_words(const char *const *words, char *buf, size_t size);
 
+/**
+ * @brief Check one value @p val against the field definition @p f, as
+ * tafel_schema_validate() checks a member of a document (type, limits,
+ * items; not flags, not presence). `info->field` is "@p prefix.name".
+ * For the unit tests: a field type can be tested on a field of their own
+ * before any kind of the table uses it.
+ */
+enum tafel_err tafel__schema_check_field(const struct tafel_field *f, const json_t *val,
+                                         const char *prefix, struct tafel_errinfo *info);
+
 #endif /* TAFEL_PROTOCOL_INTERNAL_H */

@@ -577,6 +577,7 @@ const char *tafel_ftype_name(enum tafel_ftype type)
         [TAFEL_F_REF] = "ref",
         [TAFEL_F_FEELINGS] = "feelings",
         [TAFEL_F_STRING_SET] = "string_set",
+        [TAFEL_F_REF_SET] = "ref_set",
     };
     return (unsigned)type < sizeof(names) / sizeof(names[0]) ? names[type] : NULL;
 }
@@ -629,22 +630,33 @@ static uint32_t next_cp(const unsigned char *p, size_t len, size_t *i)
     return c;
 }
 
-/* Characters that reorder text: a name with one can show as another. */
+/* Characters that reorder text or break it into lines: a name with one can
+ * show as another, or as two. */
 static bool is_bidi_control(uint32_t c)
 {
     return c == 0x061c || c == 0x200e || c == 0x200f || (c >= 0x202a && c <= 0x202e) ||
-           (c >= 0x2066 && c <= 0x2069);
+           (c >= 0x2066 && c <= 0x2069) || c == 0x2028 || c == 0x2029;
 }
 
-/* Characters that show nothing: spaces, zero-width and other format
- * characters, fillers, variation selectors, tags. */
+/* Characters that show nothing on their own: spaces, zero-width and other
+ * format characters, fillers and blanks, variation selectors, tags, format
+ * controls of other scripts, and combining marks (which need a letter to sit
+ * on). A name needs at least one character outside this set. */
 static bool is_invisible(uint32_t c)
 {
-    return c == 0x20 || c == 0xa0 || c == 0xad || c == 0x034f || c == 0x115f || c == 0x1160 ||
-           c == 0x1680 || c == 0x180e || (c >= 0x2000 && c <= 0x200f) ||
-           (c >= 0x2028 && c <= 0x202f) || (c >= 0x205f && c <= 0x206f) || c == 0x3000 ||
-           c == 0x3164 || (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff || c == 0xffa0 ||
-           (c >= 0xe0000 && c <= 0xe007f);
+    static const uint32_t ranges[][2] = {
+        {0x0020, 0x0020},   {0x00a0, 0x00a0},   {0x00ad, 0x00ad},   {0x0300, 0x036f},
+        {0x034f, 0x034f},   {0x115f, 0x1160},   {0x1680, 0x1680},   {0x17b4, 0x17b5},
+        {0x180b, 0x180f},   {0x1ab0, 0x1aff},   {0x1dc0, 0x1dff},   {0x2000, 0x200f},
+        {0x2028, 0x202f},   {0x205f, 0x206f},   {0x20d0, 0x20ff},   {0x2800, 0x2800},
+        {0x3000, 0x3000},   {0x3164, 0x3164},   {0xfe00, 0xfe0f},   {0xfe20, 0xfe2f},
+        {0xfeff, 0xfeff},   {0xffa0, 0xffa0},   {0xfff9, 0xfffc},   {0x13430, 0x1343f},
+        {0x1bca0, 0x1bca3}, {0x1d173, 0x1d17a}, {0xe0000, 0xe0fff},
+    };
+    for (size_t i = 0; i < sizeof(ranges) / sizeof(ranges[0]); i++)
+        if (c >= ranges[i][0] && c <= ranges[i][1])
+            return true;
+    return false;
 }
 
 bool tafel__name_ok(const char *s, size_t len)
@@ -764,13 +776,15 @@ static enum tafel_err check_string(const struct vctx *v, const struct tafel_fiel
     return TAFEL_E_OK;
 }
 
-/* One item of an ENUM_SET or STRING_SET. */
+/* One item of an ENUM_SET, STRING_SET or REF_SET. */
 static bool set_item_ok(const struct tafel_field *f, const json_t *item)
 {
     const char *s = plain_string(item);
     size_t cps;
     if (f->type == TAFEL_F_ENUM_SET)
         return in_values(f->values, s);
+    if (f->type == TAFEL_F_REF_SET)
+        return s && tafel__id_valid(s, json_string_length(item));
     return s && json_string_length(item) >= 1 && json_string_length(item) <= TAFEL_ID_MAX &&
            tafel__text_ok(s, json_string_length(item), false, &cps);
 }
@@ -794,7 +808,8 @@ static enum tafel_err check_set(const struct vctx *v, const struct tafel_field *
     json_array_foreach(val, i, item)
     {
         if (!set_item_ok(f, item)) {
-            e = fail(v, TAFEL_E_BAD_REQUEST, f->name, "item %zu is not allowed", i);
+            e = fail(v, TAFEL_E_BAD_REQUEST, f->name, "item %zu is not %s", i,
+                     f->type == TAFEL_F_REF_SET ? "a valid id" : "allowed");
             goto cleanup;
         }
         const char *s = json_string_value(item);
@@ -894,6 +909,7 @@ static enum tafel_err check_value(const struct vctx *v, const struct tafel_field
         return check_string(v, f, val);
     case TAFEL_F_ENUM_SET:
     case TAFEL_F_STRING_SET:
+    case TAFEL_F_REF_SET:
         return check_set(v, f, val);
     case TAFEL_F_FEELINGS:
         return check_feelings(v, f, val);
@@ -903,6 +919,13 @@ static enum tafel_err check_value(const struct vctx *v, const struct tafel_field
                         expected(f, buf, sizeof(buf)));
         return TAFEL_E_OK;
     }
+}
+
+enum tafel_err tafel__schema_check_field(const struct tafel_field *f, const json_t *val,
+                                         const char *prefix, struct tafel_errinfo *info)
+{
+    struct vctx v = {NULL, TAFEL_V_STORED, prefix ? prefix : "doc", info};
+    return check_value(&v, f, val);
 }
 
 static enum tafel_err check_member(const struct vctx *v, const char *key, const json_t *val)

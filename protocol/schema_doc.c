@@ -88,6 +88,10 @@ static json_t *field_json(struct jb *b, const struct tafel_field *f)
     case TAFEL_F_REF:
         put(b, o, "ref", json_string(tafel_schema_kind(f->ref)->name));
         break;
+    case TAFEL_F_REF_SET:
+        put(b, o, "ref", json_string(tafel_schema_kind(f->ref)->name));
+        put(b, o, "max_len", json_integer(f->max_len));
+        break;
     default:
         break;
     }
@@ -383,7 +387,7 @@ static void md_values(struct md *m, const struct tafel_field *f)
 static void md_type(struct md *m, const struct tafel_field *f)
 {
     md_puts(m, tafel_ftype_name(f->type));
-    if (f->type == TAFEL_F_REF)
+    if (f->type == TAFEL_F_REF || f->type == TAFEL_F_REF_SET)
         md_printf(m, " → `%s`", tafel_schema_kind(f->ref)->name);
     if (f->flags & TAFEL_FF_ID)
         md_puts(m, " (id)");
@@ -413,6 +417,7 @@ static void md_limits(struct md *m, const struct tafel_field *f)
         md_limit(m, f->max);
         break;
     case TAFEL_F_STRING_SET:
+    case TAFEL_F_REF_SET:
         md_puts(m, "at most ");
         md_count(m, f->max_len);
         break;
@@ -570,7 +575,9 @@ static void data_model(struct md *m)
         "| id | string | 1..64 characters of `A-Z a-z 0-9 _ -` (a string marked (id)) |\n"
         "| feelings | object | actor id (1..64 bytes) → integer within the limits |\n"
         "| string_set | array of strings | distinct, each 1..64 bytes without control "
-        "characters |\n\n");
+        "characters |\n"
+        "| ref_set | array of strings | distinct ids, each of a document of the named kind in "
+        "the same opgave (existence is checked by the server) |\n\n");
     md_puts(m, "**Flags**\n\n"
                "| flag | meaning |\n"
                "| --- | --- |\n"

@@ -108,17 +108,19 @@ const char *tafel_perm_name(enum tafel_perm perm);
 /* ---------------------------------------------------------------- fields */
 
 enum tafel_ftype {
-    TAFEL_F_STRING,    /* UTF-8 string, min_len..max_len code points, no control chars but \n\t */
-    TAFEL_F_ENUM,      /* string, one of `values` */
-    TAFEL_F_ENUM_SET,  /* array of distinct strings, each one of `values`, at most max_len items */
-    TAFEL_F_INT,       /* JSON integer within min..max */
-    TAFEL_F_NUMBER,    /* JSON integer or real within min..max, finite */
-    TAFEL_F_BOOL,      /* true/false */
-    TAFEL_F_DATE,      /* "YYYY-MM-DD", a real calendar date */
-    TAFEL_F_DATETIME,  /* RFC 3339 timestamp */
-    TAFEL_F_REF,       /* id of a document of kind `ref`, same opgave (checked by the server) */
-    TAFEL_F_FEELINGS,  /* object: actor id -> integer min..max (gevoelsgrafiek), max_len members */
-    TAFEL_F_STRING_SET /* array of distinct strings (ids), at most max_len items of <=64 bytes */
+    TAFEL_F_STRING,     /* UTF-8 string, min_len..max_len code points, no control chars but \n\t */
+    TAFEL_F_ENUM,       /* string, one of `values` */
+    TAFEL_F_ENUM_SET,   /* array of distinct strings, each one of `values`, at most max_len items */
+    TAFEL_F_INT,        /* JSON integer within min..max */
+    TAFEL_F_NUMBER,     /* JSON integer or real within min..max, finite */
+    TAFEL_F_BOOL,       /* true/false */
+    TAFEL_F_DATE,       /* "YYYY-MM-DD", a real calendar date */
+    TAFEL_F_DATETIME,   /* RFC 3339 timestamp */
+    TAFEL_F_REF,        /* id of a document of kind `ref`, same opgave (checked by the server) */
+    TAFEL_F_FEELINGS,   /* object: actor id -> integer min..max (gevoelsgrafiek), max_len members */
+    TAFEL_F_STRING_SET, /* array of distinct strings (ids), at most max_len items of <=64 bytes */
+    TAFEL_F_REF_SET     /* array of distinct ids, each of a document of kind `ref` in the same
+                           opgave (checked by the server), at most max_len items */
 };
 
 /** @brief The type's name in /schema.json ("string", "enum_set", ...). */
@@ -145,10 +147,10 @@ struct tafel_field {
     enum tafel_ftype type;
     unsigned flags;
     int64_t min_len,
-        max_len;     /* STRING: code points; ENUM_SET/STRING_SET: items; FEELINGS: members */
-    double min, max; /* INT, NUMBER; FEELINGS: each value */
+        max_len; /* STRING: code points; ENUM_SET, STRING_SET, REF_SET: items; FEELINGS: members */
+    double min, max;                       /* INT, NUMBER; FEELINGS: each value */
     const struct tafel_enum_value *values; /* ENUM, ENUM_SET: ends with {NULL} */
-    enum tafel_kind ref;                   /* REF: the referenced kind */
+    enum tafel_kind ref;                   /* REF, REF_SET: the referenced kind */
     const char *label_nl;                  /* the form label, Dutch ("Streefdatum") */
     const char *label_en;                  /* the same in English ("Target date") */
     const char *doc;                       /* one line for docs and /schema.json, English */

@@ -495,7 +495,7 @@ async function schemaJson() {
 }
 
 // What a form holds for a field of the schema: what a client writes.
-const EDITABLE = new Set(['string', 'enum', 'enum_set', 'int', 'number', 'bool', 'date', 'datetime', 'ref']);
+const EDITABLE = new Set(['string', 'enum', 'enum_set', 'int', 'number', 'bool', 'date', 'datetime', 'ref', 'ref_set']);
 const formFieldsOf = (k) => k.fields.filter((f) => !f.server && !f.moderate && EDITABLE.has(f.type));
 
 /** The open dialog's form as data: per field its name, label (without the
@@ -513,10 +513,11 @@ function readDialog(p) {
           name: el.dataset.field,
           label: textOf(label),
           required: !!label.querySelector('.req') && (set || input.getAttribute('aria-required') === 'true'),
+          legend: set ? el.firstElementChild.tagName === 'LEGEND' : null,
           control: set ? 'checkboxes' : input.tagName === 'INPUT' ? `input:${input.type}` : input.tagName.toLowerCase(),
-          maxlength: input.getAttribute('maxlength'),
-          min: input.getAttribute('min'),
-          max: input.getAttribute('max'),
+          maxlength: input ? input.getAttribute('maxlength') : null,
+          min: input ? input.getAttribute('min') : null,
+          max: input ? input.getAttribute('max') : null,
           choices: set ? [...el.querySelectorAll('.check')].map((c) => [c.querySelector('input').value, c.querySelector('label').textContent])
             : input.tagName === 'SELECT' ? [...input.options].filter((o) => o.value !== '').map((o) => [o.value, o.textContent]) : null,
         };
@@ -531,7 +532,7 @@ function controlOf(f) {
   switch (f.type) {
     case 'string': return typeof f.max_len === 'number' && f.max_len <= 200 ? 'input:text' : 'textarea';
     case 'enum': case 'ref': return 'select';
-    case 'enum_set': return 'checkboxes';
+    case 'enum_set': case 'ref_set': return 'checkboxes';
     case 'int': case 'number': return 'input:number';
     case 'bool': return 'input:checkbox';
     case 'date': return 'input:date';
@@ -573,10 +574,11 @@ test('every form is built from /schema.json: fields, order, labels, controls, li
         if (f.type === 'enum' || f.type === 'enum_set') {
           assert.deepEqual(got.choices, f.values.map((v) => [v.value, v.label[lang]]), `${what}: the values and their labels`);
         }
-        if (f.type === 'ref') {
+        if (f.type === 'ref' || f.type === 'ref_set') {
           const ids = await p.evaluate(async ([kind, o]) => (await import('/js/store.js')).all(kind, o).map((d) => d.id).sort(), [f.ref, E]);
           assert.deepEqual(got.choices.map(([v]) => v).sort(), ids, `${what}: the ${f.ref} documents of this opgave`);
         }
+        if (got.control === 'checkboxes') assert.ok(got.legend, `${what}: a fieldset named by its legend`);
       }
       if (lang === 'en' && k.name === 'indicator') {
         await axeCheck(p, 'form (English)');

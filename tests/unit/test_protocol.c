@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "protocol_internal.h"
 #include "tafel_assembler.h"
 #include "tafel_protocol.h"
 #include "tafel_schema.h"
@@ -50,6 +51,8 @@ static json_t *sample_value(const struct tafel_field *f)
         return json_pack("{s:i,s:i}", "actor-1", -2, "actor-2", 2);
     case TAFEL_F_STRING_SET:
         return json_pack("[s,s]", "actor-1", "actor-2");
+    case TAFEL_F_REF_SET:
+        return json_pack("[s,s]", "ref_1-A", "ref_2-B");
     }
     return NULL;
 }
@@ -119,6 +122,10 @@ static void test_schema_table_sane(void **state)
             assert_non_null(f->doc_nl);
             if (f->type == TAFEL_F_ENUM || f->type == TAFEL_F_ENUM_SET)
                 assert_non_null(f->values);
+            if (f->type == TAFEL_F_REF || f->type == TAFEL_F_REF_SET)
+                assert_non_null(tafel_schema_kind(f->ref));
+            if (f->type == TAFEL_F_REF_SET)
+                assert_true(f->max_len >= 1);
         }
     }
     assert_null(tafel_schema_kind(TAFEL_KIND__COUNT));
@@ -273,6 +280,73 @@ static void test_patch_modes(void **state)
     json_decref(doc);
 }
 
+/* A REF_SET field on a field of the test's own (no kind of the table needs
+ * to use the type): an array of at most max_len distinct ids. Whether each
+ * id names a document of the kind in the opgave is the server's check. */
+static void test_ref_set_field(void **state)
+{
+    (void)state;
+    static const struct tafel_field f = {.name = "answers",
+                                         .type = TAFEL_F_REF_SET,
+                                         .max_len = 3,
+                                         .ref = TAFEL_KIND_REFLECTIE,
+                                         .label_nl = "Antwoorden",
+                                         .label_en = "Answers",
+                                         .doc = "Answered reflections",
+                                         .doc_nl = "Beantwoorde reflecties"};
+    static const struct {
+        const char *json;
+        enum tafel_err code;
+    } cases[] = {
+        {"[]", TAFEL_E_OK},
+        {"[\"r1\"]", TAFEL_E_OK},
+        {"[\"r1\",\"R_2-x\",\"r3\"]", TAFEL_E_OK},
+        {"[\"r1\",\"r2\",\"r3\",\"r4\"]", TAFEL_E_TOO_LARGE}, /* over max_len */
+        {"[\"r1\",\"r1\"]", TAFEL_E_BAD_REQUEST},             /* not distinct */
+        {"[\"\"]", TAFEL_E_BAD_REQUEST},                      /* empty id */
+        {"[\"r 1\"]", TAFEL_E_BAD_REQUEST},                   /* not an id */
+        {"[\"r/1\"]", TAFEL_E_BAD_REQUEST},
+        {"[\"r\u00e91\"]", TAFEL_E_BAD_REQUEST},
+        {"[1]", TAFEL_E_BAD_REQUEST},
+        {"[null]", TAFEL_E_BAD_REQUEST},
+        {"[[\"r1\"]]", TAFEL_E_BAD_REQUEST},
+        {"\"r1\"", TAFEL_E_BAD_REQUEST}, /* one id is not a set */
+        {"{}", TAFEL_E_BAD_REQUEST},
+        {"true", TAFEL_E_BAD_REQUEST},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        json_error_t jerr;
+        json_t *val = json_loads(cases[i].json, JSON_DECODE_ANY, &jerr);
+        assert_non_null(val);
+        struct tafel_errinfo info;
+        memset(&info, 0, sizeof(info));
+        enum tafel_err e = tafel__schema_check_field(&f, val, "doc", &info);
+        if (e != cases[i].code)
+            print_error("%s: got %s (%s), want %s\n", cases[i].json, tafel_err_name(e),
+                        info.message, tafel_err_name(cases[i].code));
+        assert_int_equal(e, cases[i].code);
+        if (e != TAFEL_E_OK) {
+            assert_string_equal(info.field, "doc.answers");
+            assert_true(info.message[0] != '\0');
+        }
+        json_decref(val);
+    }
+    /* The longest id passes, one more character does not. */
+    char id[66];
+    memset(id, 'a', 65);
+    id[65] = '\0';
+    struct tafel_errinfo info;
+    json_t *val = json_pack("[s]", id);
+    assert_int_equal(tafel__schema_check_field(&f, val, "set", &info), TAFEL_E_BAD_REQUEST);
+    assert_string_equal(info.field, "set.answers");
+    json_decref(val);
+    id[64] = '\0';
+    val = json_pack("[s]", id);
+    assert_int_equal(tafel__schema_check_field(&f, val, "set", &info), TAFEL_E_OK);
+    json_decref(val);
+    assert_string_equal(tafel_ftype_name(TAFEL_F_REF_SET), "ref_set");
+}
+
 static void test_touches_flag(void **state)
 {
     (void)state;
@@ -359,6 +433,10 @@ static const struct bad_case bad_cases[] = {
     BAD(JOIN("\"\u200b\u200c\u2060\ufeff\""), BAD_REQUEST, "name"),
     BAD(JOIN("\" \u00a0\u3000 \""), BAD_REQUEST, "name"),
     BAD(JOIN("\"\ufe0f\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"\u2800\u2800\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"\u0301\u0301\u0301\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"Anna\u2028Bram\""), BAD_REQUEST, "name"),
+    BAD(JOIN("\"\U0001d173\U000e0101\""), BAD_REQUEST, "name"),
     BAD("{\"type\":\"join\",\"code\":\"K7Q2\",\"name\":\"A\",\"device\":\"\"}", BAD_REQUEST,
         "device"),
     BAD("{\"type\":\"key.revoke\",\"key_id\":\"k1\",\"cascade\":\"ja\"}", BAD_REQUEST, "cascade"),
@@ -1075,6 +1153,7 @@ int main(void)
         cmocka_unit_test(test_server_fields_refused),
         cmocka_unit_test(test_stored_documents),
         cmocka_unit_test(test_patch_modes),
+        cmocka_unit_test(test_ref_set_field),
         cmocka_unit_test(test_touches_flag),
         cmocka_unit_test(test_bad_inputs),
         cmocka_unit_test(test_limits),

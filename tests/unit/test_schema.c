@@ -249,9 +249,9 @@ static const char *nl_en(const json_t *o, const char *lang)
 /* One field object against its row. */
 static void check_field_json(const json_t *j, const struct tafel_field *f)
 {
-    static const char *const types[] = {"string", "enum",     "enum_set",  "int",
-                                        "number", "bool",     "date",      "datetime",
-                                        "ref",    "feelings", "string_set"};
+    static const char *const types[] = {"string", "enum",     "enum_set",   "int",
+                                        "number", "bool",     "date",       "datetime",
+                                        "ref",    "feelings", "string_set", "ref_set"};
     assert_string_equal(json_string_value(json_object_get(j, "name")), f->name);
     assert_string_equal(json_string_value(json_object_get(j, "type")), types[f->type]);
     assert_int_equal(json_is_true(json_object_get(j, "required")),
@@ -276,8 +276,11 @@ static void check_field_json(const json_t *j, const struct tafel_field *f)
     assert_int_equal(json_object_get(j, "min_len") != NULL, f->type == TAFEL_F_STRING);
     if (json_object_get(j, "max_len"))
         assert_int_equal(json_integer_value(json_object_get(j, "max_len")), f->max_len);
-    assert_int_equal(json_object_get(j, "ref") != NULL, f->type == TAFEL_F_REF);
-    if (f->type == TAFEL_F_REF)
+    bool ref = f->type == TAFEL_F_REF || f->type == TAFEL_F_REF_SET;
+    assert_int_equal(json_object_get(j, "ref") != NULL, ref);
+    if (f->type == TAFEL_F_REF_SET)
+        assert_non_null(json_object_get(j, "max_len"));
+    if (ref)
         assert_string_equal(json_string_value(json_object_get(j, "ref")),
                             tafel_schema_kind(f->ref)->name);
     const json_t *values = json_object_get(j, "values");

@@ -20,7 +20,9 @@ import { ctx, errorText } from './ctx.js';
 const SHORT_TEXT = 200;
 // The types the form has an input for; the others (feelings, string_set)
 // are written by the server only.
-const EDITABLE = new Set(['string', 'enum', 'enum_set', 'int', 'number', 'bool', 'date', 'datetime', 'ref']);
+const EDITABLE = new Set(['string', 'enum', 'enum_set', 'int', 'number', 'bool', 'date', 'datetime', 'ref', 'ref_set']);
+// The types the form shows as a group of checkboxes and sends as an array.
+const SETS = new Set(['enum_set', 'ref_set']);
 
 /** The fields of KIND's form, in table order: what a client writes. */
 export function formFields(kind) {
@@ -50,11 +52,24 @@ export function showValue(kind, field, v) {
     case 'enum': return valueLabel(kind, field, v);
     case 'enum_set': return v.map((x) => valueLabel(kind, field, x)).join(', ');
     case 'ref': { const d = store.get(f.ref, v); return d ? docTitle(d) : String(v); }
+    case 'ref_set': return v.map((x) => { const d = store.get(f.ref, x); return d ? docTitle(d) : String(x); }).join(', ');
     case 'date': return fmtDate(v);
     case 'datetime': return fmtDateTime(v);
     case 'bool': return v ? t('yes') : t('no');
     default: return String(v);
   }
+}
+
+/** The documents a ref or ref_set field F may name: [id, title] of the
+ * documents of kind f.ref in OPGAVE, by title; plus each of VALUES (ids)
+ * no longer among them (a deleted document), so that it stays visible. */
+function refChoices(f, opgave, values) {
+  const options = store.all(f.ref, opgave).map((d) => [d.id, docTitle(d)])
+    .sort((a, b) => String(a[1]).localeCompare(String(b[1]), 'nl'));
+  for (const v of values) {
+    if (v !== undefined && v !== null && v !== '' && !options.some(([id]) => id === v)) options.push([v, String(v)]);
+  }
+  return options;
 }
 
 const isLong = (f) => f.type === 'string' && !(typeof f.max_len === 'number' && f.max_len <= SHORT_TEXT);
@@ -70,17 +85,25 @@ function buildField(kind, f, value, opgave, isEdit) {
   if (f.required) common['aria-required'] = 'true';
   if (f.immutable && isEdit) common.disabled = true;
   let input;
-  if (type === 'enum_set') {
-    const set = new Set(value || []);
+  if (SETS.has(type)) {
+    // A group of checkboxes: the enumeration's values, or the documents
+    // of kind f.ref in this opgave by title; the checked ones are sent.
+    const list = Array.isArray(value) ? value : [];
+    const set = new Set(list);
+    const choices = type === 'enum_set'
+      ? (f.values || []).map((v) => [v.value, valueLabel(kind, name, v.value)])
+      : refChoices(f, opgave, list);
     return h('fieldset', { class: 'field', 'data-field': name },
       h('legend', null, text, req),
-      h('div', { class: 'checks' }, (f.values || []).map((v) => {
-        const cid = uid('c-');
-        return h('span', { class: 'check' },
-          h('input', { type: 'checkbox', id: cid, name, value: v.value, checked: set.has(v.value), 'aria-describedby': errId,
-            disabled: common.disabled }),
-          h('label', { for: cid }, valueLabel(kind, name, v.value)));
-      })),
+      choices.length
+        ? h('div', { class: type === 'ref_set' ? 'checks ref-checks' : 'checks' }, choices.map(([v, l]) => {
+          const cid = uid('c-');
+          return h('span', { class: 'check' },
+            h('input', { type: 'checkbox', id: cid, name, value: v, checked: set.has(v), 'aria-describedby': errId,
+              disabled: common.disabled }),
+            h('label', { for: cid }, l));
+        }))
+        : h('p', { class: 'help' }, t('form.none')),
       error);
   }
   if (type === 'bool') {
@@ -93,7 +116,7 @@ function buildField(kind, f, value, opgave, isEdit) {
   } else if (type === 'enum' || type === 'ref') {
     const options = type === 'enum'
       ? (f.values || []).map((v) => [v.value, valueLabel(kind, name, v.value)])
-      : store.all(f.ref, opgave).map((d) => [d.id, docTitle(d)]).sort((a, b) => String(a[1]).localeCompare(String(b[1]), 'nl'));
+      : refChoices(f, opgave, []);
     // A value no longer among the choices (a deleted document) stays selectable.
     if (value !== undefined && value !== null && value !== '' && !options.some(([v]) => v === value)) options.push([value, showValue(kind, name, value)]);
     input = h('select', common,
@@ -120,7 +143,7 @@ function readForm(form, kind) {
   const errors = {};
   for (const f of formFields(kind)) {
     const { name, type } = f;
-    if (type === 'enum_set') {
+    if (SETS.has(type)) {
       const boxes = [...form.querySelectorAll(`input[name="${name}"]`)];
       if (boxes.length && boxes[0].disabled) continue;
       values[name] = boxes.filter((c) => c.checked).map((c) => c.value);
@@ -285,7 +308,7 @@ export function openEditor(kind, doc, opgave, preset = {}) {
       // Show the merge in the form, then save it.
       for (const [name, v] of Object.entries(merged)) {
         const f = fieldDef(kind, name);
-        if (f.type === 'enum_set') {
+        if (SETS.has(f.type)) {
           for (const c of form.querySelectorAll(`input[name="${name}"]`)) c.checked = (v || []).includes(c.value);
           continue;
         }
