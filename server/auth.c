@@ -182,6 +182,20 @@ void tafel_join_finish(struct tafel_server *srv, struct wop *op)
         return;
     }
     const json_t *a = op->job_args, *res = op->job_result;
+    /* The session may have closed while the device was being written: its
+     * inwoners were closed then, and this one must not slip in after. */
+    json_t *s = NULL;
+    const char *sid = json_string_value(json_object_get(a, "session"));
+    bool open = tafel_store_get(srv->store, "sessie", sid, &s) == TAFEL_E_OK &&
+                json_is_string(json_object_get(s, "state")) &&
+                strcmp(json_string_value(json_object_get(s, "state")), "open") == 0;
+    json_decref(s);
+    if (!open) {
+        log_info("conn=%llu join refused: session %s closed meanwhile", (unsigned long long)c->id,
+                 sid);
+        refuse(c, op->req, TAFEL_E_UNAUTHORIZED, "no open session with that code", 4401);
+        return;
+    }
     join_complete(srv, c, op->req, json_string_value(json_object_get(a, "session")),
                   json_string_value(json_object_get(a, "opgave")),
                   json_string_value(json_object_get(a, "name")),
@@ -197,12 +211,6 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
         g->fails = 0;
         g->window_start = now;
     }
-    if (g && g->fails >= JOIN_FAILS_ALLOWED) {
-        log_warn("conn=%llu join refused: too many failed joins from %s", (unsigned long long)c->id,
-                 c->addr);
-        refuse(c, r->req, TAFEL_E_RATE_LIMITED, "too many failed joins; wait a minute", 4429);
-        return;
-    }
     /* Codes are read aloud: accept any case. */
     char code[17];
     size_t n = strlen(r->code);
@@ -214,6 +222,23 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
 
     struct find_session fs = {code, NULL};
     enum tafel_err err = tafel_store_list(srv->store, NULL, "sessie", find_session_fn, &fs, NULL);
+    const char *session = json_string_value(json_object_get(fs.found, "id"));
+    const char *opgave = json_string_value(json_object_get(fs.found, "opgave"));
+    /* The same device comes back as the same participant (one vote each);
+     * a token of another session, or none, is a new participant. */
+    char actor[TAFEL_ID_MAX + 1];
+    bool known = err == TAFEL_E_OK && session && r->device &&
+                 tafel_store_device_find(srv->store, r->device, session, actor) == TAFEL_E_OK;
+    if (g && g->fails >= JOIN_FAILS_ALLOWED && !known) {
+        /* A device that was already at this table (256 random bits, no
+         * guess) is let back in even when someone else on the same network
+         * has been guessing codes. */
+        log_warn("conn=%llu join refused: too many failed joins from %s", (unsigned long long)c->id,
+                 c->addr);
+        refuse(c, r->req, TAFEL_E_RATE_LIMITED, "too many failed joins; wait a minute", 4429);
+        json_decref(fs.found);
+        return;
+    }
     if (err != TAFEL_E_OK || !fs.found) {
         g = guard_find(srv, c->addr, true);
         if (g)
@@ -228,12 +253,7 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
         json_decref(fs.found);
         return;
     }
-    const char *session = json_string_value(json_object_get(fs.found, "id"));
-    const char *opgave = json_string_value(json_object_get(fs.found, "opgave"));
-    /* The same device comes back as the same participant (one vote each);
-     * a token of another session, or none, is a new participant. */
-    char actor[TAFEL_ID_MAX + 1];
-    if (r->device && tafel_store_device_find(srv->store, r->device, session, actor) == TAFEL_E_OK) {
+    if (known) {
         join_complete(srv, c, r->req, session, opgave, r->name, actor, r->device);
     } else {
         conn_pause_rx(c); /* nothing else is read before the join is answered */

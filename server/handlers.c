@@ -199,10 +199,15 @@ static void handle_get(struct tafel_server *srv, struct conn *c, struct tafel_re
     json_decref(doc);
 }
 
+/* A list answer holds at most `limit` documents and about LIST_MAX_BYTES of
+ * them (then `more`): one reply must fit a connection's queue however large
+ * the documents are. */
+#define LIST_MAX_BYTES (1024 * 1024)
+
 struct list_ctx {
     const struct tafel_actor *actor;
     json_t *docs;
-    size_t limit;
+    size_t limit, bytes;
     bool more, oom;
 };
 
@@ -214,11 +219,13 @@ static bool list_fn(void *ctx, const char *kind, const char *id, const char *opg
     json_t *doc;
     if (!doc_readable(lc->actor, kind, opgave, json, len, &doc))
         return true;
-    if (json_array_size(lc->docs) >= lc->limit) {
+    if (json_array_size(lc->docs) >= lc->limit ||
+        (json_array_size(lc->docs) && lc->bytes + len > LIST_MAX_BYTES)) {
         json_decref(doc);
         lc->more = true;
         return false;
     }
+    lc->bytes += len;
     if (json_array_append_new(lc->docs, doc) != 0) {
         lc->oom = true;
         return false;
@@ -237,7 +244,7 @@ static void handle_list(struct tafel_server *srv, struct conn *c, struct tafel_r
         reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, "too many lists; slow down");
         return;
     }
-    struct list_ctx lc = {&c->actor, json_array(), r->limit ? r->limit : 1000, false, false};
+    struct list_ctx lc = {&c->actor, json_array(), r->limit ? r->limit : 1000, 0, false, false};
     uint64_t seq = 0;
     enum tafel_err err = TAFEL_E_OK;
     if (r->opgave || !c->actor.scope) {

@@ -383,6 +383,7 @@ int hub_deliver(struct tafel_server *srv, struct conn *c)
             if (lws_write(c->wsi, (unsigned char *)first, first_len, LWS_WRITE_TEXT) <
                 (int)first_len)
                 return -1;
+            conn_wrote(srv, c, first_len);
             srv->m.messages_out++;
             srv->m.events_delivered++;
             /* Re-arm only when more may be due: a WRITEABLE that finds
@@ -411,6 +412,7 @@ int hub_deliver(struct tafel_server *srv, struct conn *c)
          * after it: never past one that is due and was not taken. */
         if (lws_write(c->wsi, out, used, LWS_WRITE_RAW) < (int)used)
             return -1;
+        conn_wrote(srv, c, used);
         srv->m.messages_out += n;
         srv->m.events_delivered += n;
         return 1;

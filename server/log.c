@@ -4,6 +4,7 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,17 +30,33 @@ bool tafel_log_level_parse(const char *s, enum tafel_log_level *out)
     return false;
 }
 
-/* Length of the valid, printable UTF-8 sequence at @p p (0 if it is not
- * one): C1 controls (U+0080..U+009F) count as not printable. */
+/* Code points a terminal or log viewer acts on or hides: C1 controls, and
+ * the format characters that reorder or split lines (bidi controls, line
+ * and paragraph separators, zero-width characters, BOM). */
+static bool cp_unsafe(uint32_t c)
+{
+    return c <= 0x9f || c == 0x061c || (c >= 0x200b && c <= 0x200f) ||
+           (c >= 0x2028 && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0xfeff;
+}
+
+/* Length of the well-formed, printable UTF-8 sequence at @p p (0 if it is
+ * not one: overlong forms, surrogates and unsafe code points count as not). */
 static size_t utf8_printable(const unsigned char *p)
 {
-    size_t n = p[0] >= 0xf0 && p[0] <= 0xf4 ? 4 : p[0] >= 0xe0 ? 3 : p[0] >= 0xc2 ? 2 : 0;
-    if (n == 0 || p[0] > 0xf4)
+    size_t n = p[0] >= 0xf0 && p[0] <= 0xf4  ? 4
+               : p[0] >= 0xe0 && p[0] < 0xf0 ? 3
+               : p[0] >= 0xc2 && p[0] < 0xe0 ? 2
+                                             : 0;
+    if (n == 0)
         return 0;
-    for (size_t i = 1; i < n; i++)
+    uint32_t c = p[0] & (0x7f >> n);
+    for (size_t i = 1; i < n; i++) {
         if ((p[i] & 0xc0) != 0x80)
             return 0;
-    if (n == 2 && p[0] == 0xc2 && p[1] <= 0x9f)
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    static const uint32_t least[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (c < least[n] || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff) || cp_unsafe(c))
         return 0;
     return n;
 }

@@ -92,6 +92,11 @@ struct backlog {
     char session[TAFEL_ID_MAX + 1];
     uint64_t pos, end; /* changes in (pos, end] remain */
     json_t *req;       /* the sub's req, echoed in the final ok (owned) */
+    /* snapshot: its frames once built (owned; counted in queued_bytes) */
+    bool snap_built;
+    uint64_t snap_seq;
+    struct frame *snap_head, *snap_tail;
+    size_t snap_bytes;
 };
 
 /**
@@ -120,6 +125,7 @@ struct conn {
     /* send: replies and catch-up frames first, then live events by cursor */
     struct frame *q_head, *q_tail;
     size_t q_bytes;  /* counted in the server's queued_bytes too */
+    size_t inflight; /* of the last write, what lws still buffers (also counted) */
     uint64_t cursor; /* every change <= cursor has been sent or skipped */
     /* Most connections hold one subscription: the array grows on demand (up
      * to TAFEL_MAX_SUBS) instead of 16 fixed slots of ~2.3 KB per connection. */
@@ -144,6 +150,10 @@ void conn_unref(struct conn *c);
  *  for a closed connection are dropped. A queue over max_queue_bytes closes
  *  the connection with 4408. */
 void conn_send(struct conn *c, struct frame *f);
+
+/** @brief After an lws_write of @p len bytes to @p c: what lws had to keep
+ *  counts against the output budget until the next WRITEABLE (ws.c). */
+void conn_wrote(struct tafel_server *srv, struct conn *c, size_t len);
 
 /** @brief Serialise and queue an error reply. */
 void conn_send_error(struct conn *c, const json_t *req, const struct tafel_errinfo *err,
@@ -239,6 +249,9 @@ bool tafel_read_rate_ok(struct conn *c);
  * table with it learns it left (once per connection: at conn_close(), or
  * when the peer closed first; @c must no longer count as present). */
 void tafel_conn_leave(struct tafel_server *srv, struct conn *c);
+/* subs.c: free what a sub still being answered holds (its snapshot frames
+ * are counted in queued_bytes); the connection is going. */
+void tafel_backlog_drop(struct tafel_server *srv, struct conn *c);
 /* subs.c: stream the next chunk of a sub's backlog, or its snapshot; 1 when
  * it made progress (call again on WRITEABLE), 0 when it waits for the output
  * budget (the sweep wakes it), <0 on a fatal error. */

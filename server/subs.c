@@ -98,15 +98,37 @@ static void snap_free(struct snap_ctx *sc)
     free(sc->chunks);
 }
 
-/* Queue a snapshot of what @c may read in @opgave ("*": its whole scope);
- * returns the seq it corresponds to, or 0 with *err set. */
-static uint64_t send_snapshot(struct tafel_server *srv, struct conn *c, const char *opgave,
-                              enum tafel_err *err)
+/* Build the snapshot of what @c may read in @opgave ("*": its whole scope)
+ * as frames held by its backlog (counted in the server's queued bytes);
+ * tafel_backlog_step() hands them to the connection one at a time, so a
+ * snapshot of any size never trips the per-connection queue limit. Returns
+ * the seq it corresponds to, or 0 with *err set. */
+static uint64_t build_snapshot(struct tafel_server *srv, struct conn *c, const char *opgave,
+                               enum tafel_err *err)
 {
+    struct backlog *b = &c->backlog;
     struct snap_ctx sc = {&c->actor, NULL, 0, 0, false};
     uint64_t seq = 0;
-    const char *only = strcmp(opgave, "*") == 0 ? NULL : opgave;
-    *err = tafel_store_list(srv->store, only, NULL, snap_fn, &sc, &seq);
+    if (strcmp(opgave, "*") != 0 || !c->actor.scope) {
+        const char *only = strcmp(opgave, "*") == 0 ? NULL : opgave;
+        *err = tafel_store_list(srv->store, only, NULL, snap_fn, &sc, &seq);
+    } else {
+        /* A scoped actor's "*": walk each opgave of its scope, never the
+         * whole store. Each walk is its own view: the oldest view's seq is
+         * the snapshot's, so the events after it miss nothing. */
+        size_t i;
+        json_t *v;
+        *err = TAFEL_E_OK;
+        json_array_foreach(c->actor.scope, i, v)
+        {
+            uint64_t view = 0;
+            if (*err != TAFEL_E_OK || sc.oom)
+                break;
+            *err = tafel_store_list(srv->store, json_string_value(v), NULL, snap_fn, &sc, &view);
+            if (i == 0 || view < seq)
+                seq = view;
+        }
+    }
     if (*err == TAFEL_E_OK && sc.oom)
         *err = TAFEL_E_NOMEM;
     if (*err == TAFEL_E_OK && sc.n == 0 && !chunk_add(&sc, "", 0))
@@ -129,7 +151,18 @@ static uint64_t send_snapshot(struct tafel_server *srv, struct conn *c, const ch
         if (sc.chunks[i].len)
             memcpy(p + hl, sc.chunks[i].buf, sc.chunks[i].len);
         memcpy(p + hl + sc.chunks[i].len, tail, tl + 1);
-        conn_send(c, frame_new(buf, len));
+        struct frame *f = frame_new(buf, len);
+        if (!f) {
+            *err = TAFEL_E_NOMEM;
+            break;
+        }
+        if (b->snap_tail)
+            b->snap_tail->next = f;
+        else
+            b->snap_head = f;
+        b->snap_tail = f;
+        b->snap_bytes += len;
+        srv->queued_bytes += len;
     }
     snap_free(&sc);
     return *err == TAFEL_E_OK ? seq : 0;
@@ -196,18 +229,6 @@ static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *re
     /* Whoever names a session gets its full list (and the table its news). */
     if (s->session[0])
         tafel_presence_changed(srv, opgave, s->session);
-}
-
-static void snapshot_and_ready(struct tafel_server *srv, struct conn *c, const json_t *req,
-                               const char *opgave, const char *session)
-{
-    enum tafel_err err;
-    uint64_t seq = send_snapshot(srv, c, opgave, &err);
-    if (!seq && err != TAFEL_E_OK) {
-        reply_error(c, req, err, NULL, NULL);
-        return;
-    }
-    sub_ready(srv, c, req, opgave, session, seq);
 }
 
 /* True if @session is a sessie of @opgave. */
@@ -286,25 +307,64 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
     conn_want_write(c);
 }
 
-static void backlog_end(struct conn *c)
+void tafel_backlog_drop(struct tafel_server *srv, struct conn *c)
 {
-    json_decref(c->backlog.req);
-    memset(&c->backlog, 0, sizeof(c->backlog));
+    struct backlog *b = &c->backlog;
+    while (b->snap_head) {
+        struct frame *f = b->snap_head;
+        b->snap_head = f->next;
+        frame_free(f);
+    }
+    srv->queued_bytes -= b->snap_bytes;
+    json_decref(b->req);
+    memset(b, 0, sizeof(*b));
+}
+
+static void backlog_end(struct tafel_server *srv, struct conn *c)
+{
+    tafel_backlog_drop(srv, c);
     conn_resume_rx(c);
+}
+
+/* The snapshot part of a sub: build it (when the output budget has room),
+ * then one frame per call, then ok. */
+static int snapshot_step(struct tafel_server *srv, struct conn *c)
+{
+    struct backlog *b = &c->backlog;
+    if (!b->snap_built) {
+        /* The sweep wakes this connection again when there is room. */
+        if (srv->queued_bytes > srv->cfg.max_queued_bytes / 2)
+            return 0;
+        enum tafel_err err = TAFEL_E_OK;
+        b->snap_seq = build_snapshot(srv, c, b->opgave, &err);
+        b->snap_built = true;
+        if (err != TAFEL_E_OK) {
+            reply_error(c, b->req, err, NULL, NULL);
+            backlog_end(srv, c);
+            return 1;
+        }
+    }
+    struct frame *f = b->snap_head;
+    if (f) {
+        b->snap_head = f->next;
+        if (!b->snap_head)
+            b->snap_tail = NULL;
+        f->next = NULL;
+        b->snap_bytes -= f->len;
+        srv->queued_bytes -= f->len;
+        conn_send(c, f);
+        return 1;
+    }
+    sub_ready(srv, c, b->req, b->opgave, b->session, b->snap_seq);
+    backlog_end(srv, c);
+    return 1;
 }
 
 int tafel_backlog_step(struct tafel_server *srv, struct conn *c)
 {
     struct backlog *b = &c->backlog;
-    if (b->snapshot) {
-        /* Build it only while the server's output budget has room; the
-         * sweep wakes this connection again. */
-        if (srv->queued_bytes > srv->cfg.max_queued_bytes / 2)
-            return 0;
-        snapshot_and_ready(srv, c, b->req, b->opgave, b->session);
-        backlog_end(c);
-        return 1;
-    }
+    if (b->snapshot)
+        return snapshot_step(srv, c);
     struct sub tmp;
     memset(&tmp, 0, sizeof(tmp));
     snprintf(tmp.opgave, sizeof(tmp.opgave), "%s", b->opgave);
@@ -314,7 +374,8 @@ int tafel_backlog_step(struct tafel_server *srv, struct conn *c)
     bool done = reached >= b->end;
     if (err == TAFEL_E_TRIMMED) {
         /* Older than the retained log: the current state instead. */
-        snapshot_and_ready(srv, c, b->req, b->opgave, b->session);
+        b->snapshot = true;
+        return 1;
     } else if (err != TAFEL_E_OK) {
         reply_error(c, b->req, err, NULL, NULL);
     } else if (done) {
@@ -323,7 +384,7 @@ int tafel_backlog_step(struct tafel_server *srv, struct conn *c)
         b->pos = reached;
         return 1;
     }
-    backlog_end(c);
+    backlog_end(srv, c);
     return 1;
 }
 

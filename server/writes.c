@@ -23,6 +23,11 @@
 
 /* ---------------------------------------------------------------- helpers */
 
+static const char *str_field(const json_t *doc, const char *name)
+{
+    return json_string_value(json_object_get(doc, name));
+}
+
 /* Write rates: token buckets of 2 x rate, refilled at the rate, kept per
  * key (its actor id), per joined session ("s:" + id) and per peer address
  * ("a:" + address). Per key alone is not enough: every join is a new actor,
@@ -202,6 +207,19 @@ static enum tafel_err quota_reserve(struct tafel_server *srv, const char *sessio
     return TAFEL_E_OK;
 }
 
+/* A contribution @p doc was deleted: its session has room again (a
+ * moderator clearing spam must not leave the session full). */
+static void quota_credit(struct tafel_server *srv, const json_t *doc)
+{
+    const char *session = str_field(doc, "session");
+    struct quota *q = session ? strmap_get(srv->quotas, session) : NULL;
+    if (!q)
+        return; /* not counted yet: the count starts from the store */
+    size_t bytes = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+    q->count = q->count ? q->count - 1 : 0;
+    q->bytes = q->bytes > bytes ? q->bytes - bytes : 0;
+}
+
 /* The write reserved for in quota_reserve() is done: count what was stored. */
 static void quota_settle(struct tafel_server *srv, const struct wop *op, bool stored,
                          uint64_t stored_bytes)
@@ -235,32 +253,54 @@ static enum tafel_action action_of(const struct wop *op)
     }
 }
 
-static const char *str_field(const json_t *doc, const char *name)
+/* True if document @p id of kind @p ref exists in @p opgave. */
+static bool ref_ok(struct tafel_server *srv, enum tafel_kind ref, const char *id,
+                   const char *opgave)
 {
-    return json_string_value(json_object_get(doc, name));
+    json_t *target = NULL;
+    enum tafel_err err = tafel_store_get(srv->store, tafel_schema_kind(ref)->name, id, &target);
+    const char *in = err == TAFEL_E_OK ? str_field(target, "opgave") : NULL;
+    bool ok = in && opgave && strcmp(in, opgave) == 0;
+    json_decref(target);
+    return ok;
 }
 
-/* Each REF field of @doc must name an existing document of its kind in
- * @opgave. Checked in the loop (a read); a reference deleted between this
- * check and the commit is possible, as with any later delete. */
+/* Each REF field of @doc, and each id of each REF_SET field, must name an
+ * existing document of its kind in @opgave; the error names the field as
+ * "@prefix.name" ("doc.actielijn", "set.answers"). Validation has checked
+ * the types already (a REF_SET is an array of distinct ids; null removes
+ * the field in a patch). Checked in the loop (a read); a reference deleted
+ * between this check and the commit is possible, as with any later delete. */
 static enum tafel_err check_refs(struct tafel_server *srv, enum tafel_kind kind, const json_t *doc,
-                                 const char *opgave, struct tafel_errinfo *info)
+                                 const char *prefix, const char *opgave, struct tafel_errinfo *info)
 {
     const struct tafel_kind_def *def = tafel_schema_kind(kind);
+    char path[80];
     for (size_t i = 0; i < def->nfields; i++) {
         const struct tafel_field *f = &def->fields[i];
-        const char *id = f->type == TAFEL_F_REF ? str_field(doc, f->name) : NULL;
-        if (!id)
-            continue;
-        json_t *target = NULL;
-        enum tafel_err err =
-            tafel_store_get(srv->store, tafel_schema_kind(f->ref)->name, id, &target);
-        bool ok = err == TAFEL_E_OK && opgave && strcmp(str_field(target, "opgave"), opgave) == 0;
-        json_decref(target);
-        if (!ok)
-            return tafel_errinfo_set(info, TAFEL_E_BAD_REQUEST, f->name,
-                                     "no %s with that id in this opgave",
-                                     tafel_schema_kind(f->ref)->name);
+        const json_t *val = json_object_get(doc, f->name);
+        const char *bad = NULL;
+        if (f->type == TAFEL_F_REF && json_is_string(val)) {
+            if (!ref_ok(srv, f->ref, json_string_value(val), opgave))
+                bad = json_string_value(val);
+        } else if (f->type == TAFEL_F_REF_SET && json_is_array(val)) {
+            size_t j;
+            const json_t *item;
+            json_array_foreach(val, j, item)
+            {
+                const char *id = json_string_value(item);
+                if (!id || !ref_ok(srv, f->ref, id, opgave)) {
+                    bad = id ? id : "";
+                    break;
+                }
+            }
+        }
+        if (bad) {
+            snprintf(path, sizeof(path), "%s.%s", prefix, f->name);
+            return tafel_errinfo_set(info, TAFEL_E_BAD_REQUEST, path,
+                                     "%s: no %s with id \"%s\" in this opgave", path,
+                                     tafel_schema_kind(f->ref)->name, bad);
+        }
     }
     return TAFEL_E_OK;
 }
@@ -473,13 +513,26 @@ static void finish_doc(struct wop *op, size_t headroom)
                               w->result == TAFEL_E_CONFLICT ? "stale revision"
                                                             : tafel_strerror(w->result));
         if (w->result == TAFEL_E_CONFLICT && w->stored) {
-            /* The current version only for those who may read it. */
+            /* The store compares revs before the hook runs: decide here what
+             * the actor would have heard had the rev been right. Outside
+             * what it may read: not found; not allowed to make this write:
+             * forbidden; else the current version, as it may see it. */
             const char *o = str_field(w->stored, "opgave");
             bool hidden = json_is_true(json_object_get(w->stored, "hidden"));
-            if (tafel_perm_can_read(a, op->kind, o, hidden))
-                extra = json_pack("{s:O}", "current", w->stored);
-            else
+            struct tafel_errinfo why;
+            if (!tafel_perm_can_read(a, op->kind, o, hidden)) {
                 tafel_errinfo_set(&info, TAFEL_E_NOT_FOUND, "id", "no such document");
+            } else if (tafel_perm_check(a, op->kind, action_of(op), o,
+                                        str_field(w->stored, "created_by"), &why) != TAFEL_E_OK ||
+                       (action_of(op) == TAFEL_ACT_READ && !tafel_perm_can_interact(a->role))) {
+                info = why;
+                if (info.code == TAFEL_E_OK)
+                    tafel_errinfo_set(&info, TAFEL_E_FORBIDDEN, NULL, "a waarnemer only reads");
+            } else {
+                json_t *current = json_copy(w->stored); /* shallow: secrets are removed */
+                doc_hide_secrets(a, op->kind, current);
+                extra = json_pack("{s:o}", "current", current);
+            }
         }
         op->reply = tafel_msg_error(op->req, &info, extra, headroom, &op->reply_len);
         json_decref(extra);
@@ -589,6 +642,8 @@ void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
     }
     bool stored = op->batch_err == TAFEL_E_OK && op->w.result == TAFEL_E_OK;
     quota_settle(srv, op, stored, op->event_full_len);
+    if (stored && op->w.op == TAFEL_OP_DELETE && op->kind == TAFEL_KIND_REFLECTIE)
+        quota_credit(srv, op->prev);
     if (!stored) {
         m->rejected_ops++;
         return;
@@ -686,7 +741,7 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
             /* A new document: its scope and role are known now. */
             err = tafel_perm_check(&c->actor, r->kind, TAFEL_ACT_CREATE, w->opgave, NULL, &info);
             if (err == TAFEL_E_OK)
-                err = check_refs(srv, r->kind, r->doc, w->opgave, &info);
+                err = check_refs(srv, r->kind, r->doc, "doc", w->opgave, &info);
         } else if (!r->id) {
             err = tafel_perm_check(&c->actor, r->kind, TAFEL_ACT_CREATE, NULL, NULL, &info);
         }
@@ -710,7 +765,8 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
         json_t *cur = NULL;
         if (tafel_store_get(srv->store, op->kind_name, r->id, &cur) == TAFEL_E_OK)
             err = check_refs(srv, r->kind, r->type == TAFEL_MSG_PUT ? r->doc : r->set,
-                             str_field(cur, "opgave"), &info);
+                             r->type == TAFEL_MSG_PUT ? "doc" : "set", str_field(cur, "opgave"),
+                             &info);
         json_decref(cur);
     }
     if (err == TAFEL_E_OK && r->type == TAFEL_MSG_PUT && !r->id &&

@@ -136,6 +136,49 @@ void conn_close(struct conn *c, int code, const char *reason)
     conn_want_write(c);
 }
 
+/* What @p c holds of the output budget: its queue, a snapshot waiting to be
+ * queued, and what lws still buffers of its last write. */
+static size_t conn_held(const struct conn *c)
+{
+    return c->q_bytes + c->backlog.snap_bytes + c->inflight;
+}
+
+static struct conn *largest_holder(struct tafel_server *srv)
+{
+    struct conn *hog = NULL;
+    for (struct conn *c = srv->conns; c; c = c->next)
+        if (!c->close_code && conn_held(c) && (!hog || conn_held(c) > conn_held(hog)))
+            hog = c;
+    return hog;
+}
+
+/* Close @p c for not reading, and free at once what it holds. */
+static void shed(struct tafel_server *srv, struct conn *c)
+{
+    log_warn("conn=%llu closed: --max-queued-bytes %zu reached, it held %zu bytes",
+             (unsigned long long)c->id, srv->cfg.max_queued_bytes, conn_held(c));
+    srv->m.slow_disconnects++;
+    conn_close(c, 4408, "slow consumer: reconnect with since");
+    conn_drop_queue(srv, c);
+    tafel_backlog_drop(srv, c);
+}
+
+void conn_wrote(struct tafel_server *srv, struct conn *c, size_t len)
+{
+    /* lws keeps what the socket did not take and calls WRITEABLE again
+     * only once it is gone: until then it counts against the budget. */
+    if (c->wsi && lws_partial_buffered(c->wsi)) {
+        c->inflight = len;
+        srv->queued_bytes += len;
+    }
+}
+
+static void conn_written(struct tafel_server *srv, struct conn *c)
+{
+    srv->queued_bytes -= c->inflight;
+    c->inflight = 0;
+}
+
 void conn_send(struct conn *c, struct frame *f)
 {
     if (!f)
@@ -145,20 +188,24 @@ void conn_send(struct conn *c, struct frame *f)
         return;
     }
     struct tafel_server *srv = server_of(c->wsi);
-    /* One connection may queue max_queue_bytes; all together at most
-     * max_queued_bytes, so that no set of clients that never read can grow
-     * the server without bound. Over the global budget, a connection that
-     * still has output waiting is the one that does not read: it goes. */
-    bool over_own = c->q_bytes + f->len > srv->cfg.max_queue_bytes;
-    bool over_all = c->q_bytes && srv->queued_bytes + f->len > srv->cfg.max_queued_bytes;
-    if (over_own || over_all) {
+    if (c->q_bytes + f->len > srv->cfg.max_queue_bytes) {
         frame_free(f);
         srv->m.slow_disconnects++;
-        if (over_all && !over_own)
-            log_warn("conn=%llu closed: --max-queued-bytes %zu reached", (unsigned long long)c->id,
-                     srv->cfg.max_queued_bytes);
         conn_close(c, 4408, "slow consumer: reconnect with since");
         return;
+    }
+    /* All connections together hold at most max_queued_bytes, so that no
+     * set of clients that do not read can grow the server without bound.
+     * Over it, the connection holding the most goes first: that is the one
+     * not reading, rather than whoever happens to be sent something next. */
+    while (srv->queued_bytes + f->len > srv->cfg.max_queued_bytes) {
+        struct conn *hog = largest_holder(srv);
+        if (!hog || hog == c) {
+            frame_free(f);
+            shed(srv, c);
+            return;
+        }
+        shed(srv, hog);
     }
     if (c->q_tail)
         c->q_tail->next = f;
@@ -402,6 +449,8 @@ static void ws_closed(struct lws *wsi, struct pss *pss)
     c->prev = c->next = NULL;
     srv->m.connections_open--;
     conn_drop_queue(srv, c);
+    tafel_backlog_drop(srv, c);
+    conn_written(srv, c);
     if (!c->close_code) /* else conn_close() did it */
         tafel_conn_leave(srv, c);
     log_debug("conn=%llu closed", (unsigned long long)c->id);
@@ -475,6 +524,7 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
     struct conn *c = pss->c;
     if (!c)
         return -1;
+    conn_written(srv, c);
     if (c->q_head && c->q_head->next && c->q_head->len + 10 <= HUB_BURST_BYTES) {
         /* Several replies or catch-up events queued: as consecutive frames in
          * one raw write, a syscall for many (a catch-up of 100,000 changes
@@ -497,6 +547,7 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
             c->q_tail = NULL;
         if (lws_write(wsi, out, used, LWS_WRITE_RAW) < (int)used)
             return -1;
+        conn_wrote(srv, c, used);
         srv->m.messages_out += n;
         lws_callback_on_writable(wsi);
         return 0;
@@ -508,10 +559,12 @@ static int ws_writeable(struct lws *wsi, struct pss *pss)
             c->q_tail = NULL;
         c->q_bytes -= f->len;
         srv->queued_bytes -= f->len;
-        int n = lws_write(wsi, (unsigned char *)f->buf + LWS_PRE, f->len, LWS_WRITE_TEXT);
+        size_t len = f->len;
+        int n = lws_write(wsi, (unsigned char *)f->buf + LWS_PRE, len, LWS_WRITE_TEXT);
         frame_free(f);
         if (n < 0)
             return -1;
+        conn_wrote(srv, c, len);
         srv->m.messages_out++;
         lws_callback_on_writable(wsi);
         return 0;
