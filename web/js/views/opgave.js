@@ -6,13 +6,13 @@
 
 import { h, replaceKeepFocus } from '../dom.js';
 import { t, fmtDate, fmtDateTime, fmtNum, fieldLabel, valueLabel, kindLabel, kindPlural } from '../i18n.js';
-import { valuesOf } from '../schema.js';
+import { valuesOf, kindNames, fieldsOf } from '../schema.js';
 import * as store from '../store.js';
 import { ctx, errorText } from '../ctx.js';
 import { can, canRead, canModerate, canVote } from '../perm.js';
 import { tlBadge, reflectionCard, sortReflections } from '../components.js';
 import { indicatorChart, feelingChart, feelingStats } from '../charts.js';
-import { openEditor, deleteDoc } from '../forms.js';
+import { openEditor, deleteDoc, docTitle, showValue } from '../forms.js';
 
 function editButtons(doc, label) {
   const me = ctx.me;
@@ -44,6 +44,11 @@ const SECTIONS = [
   ['sec-actions', 'actielijn'], ['sec-indicators', 'indicator'], ['sec-timeline', 'moment'],
   ['sec-reflections', 'reflectie'], ['sec-sessions', 'sessie'], ['sec-members', 'lid'],
 ];
+// Kinds shown inside another's section (and the opgave itself).
+const NESTED = new Set(['opgave', 'activiteit', 'meting']);
+// A kind the schema gains later gets a section without a layout of its own:
+// its documents, each with the fields a person fills in.
+const genericKinds = () => kindNames().filter((k) => !NESTED.has(k) && !SECTIONS.some(([, s]) => s === k));
 // The timeline is more than its moments' plural: its own words.
 const sectionTitle = (kind) => (kind === 'moment' ? t('sec.timeline') : kindPlural(kind));
 
@@ -229,8 +234,24 @@ export function mountOpgave(root, id) {
           h('td', null, l.organisation || ''), h('td', null, editButtons(l, l.name)))))) : h('p', { class: 'empty' }, t('members.none')));
   }
 
+  function generic(kind, o) {
+    const sid = `sec-${kind}`;
+    const fields = fieldsOf(kind).filter((f) => !f.server);
+    const list = store.all(kind, o.id);
+    return h('section', { class: 'section', id: sid, 'aria-labelledby': `${sid}-title` },
+      sectionHead(sid, sectionTitle(kind), addButton(kind, o.id, {}, `add-${kind}`)),
+      list.length ? h('ul', { class: 'generic-list' }, list.map((d) => h('li', { 'data-id': d.id },
+        h('h3', null, docTitle(d)),
+        dl(fields.filter((f) => d[f.name] !== undefined && d[f.name] !== docTitle(d))
+          .map((f) => [fieldLabel(kind, f.name), showValue(kind, f.name, d[f.name])])),
+        editButtons(d, docTitle(d)))))
+        : h('p', { class: 'empty' }, t('generic.none', { kinds: kindPlural(kind).toLowerCase() })));
+  }
+
+  const allSections = () => SECTIONS.concat(genericKinds().map((k) => [`sec-${k}`, k]));
+
   function sectionNav() {
-    const items = SECTIONS.filter(([, kind]) => canRead(ctx.me, kind));
+    const items = allSections().filter(([, kind]) => canRead(ctx.me, kind));
     return h('nav', { class: 'section-nav', 'aria-label': t('opgave.sections') }, h('ul', null, items.map(([sid, kind]) =>
       h('li', null, h('button', { type: 'button', class: 'link', 'data-fk': `nav-${sid}`, onclick: () => {
         const el = document.getElementById(`${sid}-title`);
@@ -247,7 +268,8 @@ export function mountOpgave(root, id) {
     document.title = `${o.title} — Tafel`;
     const build = { actielijn: actions, indicator: indicators, moment: timeline, reflectie: reflections, sessie: sessions, lid: members };
     replaceKeepFocus(body, header(o), overview(o), sectionNav(),
-      SECTIONS.filter(([, kind]) => canRead(ctx.me, kind)).map(([, kind]) => build[kind](o)));
+      allSections().filter(([, kind]) => canRead(ctx.me, kind))
+        .map(([, kind]) => (build[kind] ? build[kind](o) : generic(kind, o))));
   }
   update();
   return { update, destroy() { document.title = 'Tafel'; } };
