@@ -266,6 +266,36 @@ static const struct tafel_field lid_fields[] = {
             D("The organisation the member is from", "Organisatie")),
 };
 
+static const struct tafel_enum_value decision_makers[] = {
+    V("college", "college van B en W", "municipal executive"),
+    V("raad", "gemeenteraad", "municipal council"), V("stuurgroep", "stuurgroep", "steering group"),
+    V("opgaveleider", "opgaveleider", "opgave lead"), V_END};
+static const struct tafel_enum_value decision_states[] = {
+    V("voorgenomen", "voorgenomen", "proposed"), V("genomen", "genomen", "taken"),
+    V("uitgevoerd", "uitgevoerd", "carried out"), V("ingetrokken", "ingetrokken", "withdrawn"),
+    V_END};
+
+static const struct tafel_field besluit_fields[] = {
+    F("text", TAFEL_F_STRING, REQ, .min_len = 1, .max_len = 4000, L("Besluit", "Decision"),
+      D("What was decided", "Wat er besloten is")),
+    F("date", TAFEL_F_DATE, REQ, L("Datum", "Date"),
+      D("When it was decided", "Datum van het besluit")),
+    F("decided_by", TAFEL_F_ENUM, REQ, .values = decision_makers, L("Genomen door", "Decided by"),
+      D("Who decided: the municipal executive, the council, the steering group or the opgave "
+        "lead",
+        "Wie besloot")),
+    F("answers", TAFEL_F_REF_SET, 0, .ref = TAFEL_KIND_REFLECTIE, .max_len = 200,
+      L("Antwoord op", "Answers"),
+      D("The reflecties and session contributions this decision answers",
+        "Reflecties en inbreng waarop het besluit antwoordt")),
+    F("starts", TAFEL_F_REF_SET, 0, .ref = TAFEL_KIND_ACTIVITEIT, .max_len = 200,
+      L("Zet in gang", "Starts"),
+      D("The activiteiten this decision starts", "Activiteiten die het besluit in gang zet")),
+    F("status", TAFEL_F_ENUM, 0, .values = decision_states, L("Status", "Status"),
+      D("Proposed, taken, carried out or withdrawn", "Voorgenomen, genomen, uitgevoerd of "
+                                                     "ingetrokken")),
+};
+
 /* Permission cells: one line per role, the actions in the order read,
  * create, update, delete, moderate. Y yes, N no, O own (created_by is the
  * actor). A role left out is UNSET, which tests/unit/test_schema.c refuses. */
@@ -416,6 +446,23 @@ static const struct tafel_kind_def kinds[TAFEL_KIND__COUNT] = {
                      CAN(PARTNER, Y, N, N, N, N), CAN(INWONER, N, N, N, N, N),
                      CAN(WAARNEMER, Y, N, N, N, N)},
             FIELDS(lid_fields),
+        },
+    [TAFEL_KIND_BESLUIT] =
+        {
+            KIND(BESLUIT),
+            L("Besluit", "Decision"),
+            .plural_nl = "Besluiten",
+            .plural_en = "Decisions",
+            D("A decision, and what it answers and starts", "Besluit"),
+            .about = "What the college, the council, the steering group or the opgave lead "
+                     "decided, the reflecties and session contributions it answers (so "
+                     "inhabitants see what became of what they said) and the activiteiten it "
+                     "starts. Kept for the record: every change is audited.",
+            .audited = true,
+            .perm = {CAN(BEHEERDER, Y, Y, Y, Y, N), CAN(OPGAVELEIDER, Y, Y, Y, Y, N),
+                     CAN(PARTNER, Y, N, N, N, N), CAN(INWONER, Y, N, N, N, N),
+                     CAN(WAARNEMER, Y, N, N, N, N)},
+            FIELDS(besluit_fields),
         },
 };
 

@@ -39,7 +39,8 @@
     X(REFLECTIE, "reflectie")   \
     X(SESSIE, "sessie")         \
     X(MOMENT, "moment")         \
-    X(LID, "lid")
+    X(LID, "lid")               \
+    X(BESLUIT, "besluit")
 
 enum tafel_kind {
 #define TAFEL_KIND_ENUM(e, wire) TAFEL_KIND_##e,

@@ -55,7 +55,7 @@ LISTEN_RE = re.compile(r"listening on https?://127\.0\.0\.1:(\d+)/")
 ERROR_CODES = {"bad_request", "unauthorized", "forbidden", "not_found", "conflict",
                "too_large", "rate_limited", "unavailable", "internal"}
 KINDS = ("opgave", "actielijn", "activiteit", "indicator", "meting", "reflectie", "sessie",
-         "moment", "lid")
+         "moment", "lid", "besluit")
 ROLES = ("beheerder", "opgaveleider", "partner", "inwoner", "waarnemer")
 
 _HERE = os.path.dirname(os.path.abspath(__file__))
@@ -873,6 +873,10 @@ def sample_doc(kind, opgave, refs=None, n=0):
         doc.update(date="2025-04-%02d" % (1 + n % 28), title="Moment " + tag)
     elif kind == "lid":
         doc.update(actor="a" + secrets.token_hex(5), name="Lid " + tag, role="partner")
+    elif kind == "besluit":
+        doc.update(text="Besluit " + tag, date="2025-05-%02d" % (1 + n % 28), decided_by="raad")
+        if refs.get("reflectie"):
+            doc["answers"] = [refs["reflectie"]]
     else:
         raise ValueError(kind)
     return doc
@@ -891,6 +895,7 @@ def update_set(kind, n=1):
         "sessie": {"question": "Vraag " + tag},
         "moment": {"title": "Moment " + tag},
         "lid": {"name": "Lid " + tag},
+        "besluit": {"text": "Besluit " + tag},
     }[kind]
 
 

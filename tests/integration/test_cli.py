@@ -142,6 +142,9 @@ def create_args(kind, opgave, refs):
         "sessie": ["--question", "Wat maakt uw dorp vitaal?"],
         "moment": ["--date", "2025-04-01", "--title", "Dorpsavond", "--type", "mijlpaal"],
         "lid": ["--actor", "kabcdef12345", "--name", "Woonstichting", "--role", "partner"],
+        "besluit": ["--text", "Het buurthuis blijft open", "--date", "2025-05-01",
+                    "--decided-by", "raad", "--answers", refs.get("reflectie", ""),
+                    "--starts", refs.get("activiteit", "")],
     }[kind]
 
 
@@ -149,7 +152,7 @@ SET_FIELD = {"opgave": ("title", "Nieuwe titel"), "actielijn": ("title", "Verbin
              "activiteit": ("status", "afgerond"), "indicator": ("target", "35"),
              "meting": ("value", "22"), "reflectie": ("text", "Twee bankjes"),
              "sessie": ("question", "Wat kan beter?"), "moment": ("title", "Dorpsfeest"),
-             "lid": ("name", "De Key")}
+             "lid": ("name", "De Key"), "besluit": ("status", "genomen")}
 
 
 class CliBasicsTest(CliCase):

@@ -5,12 +5,13 @@
 MATRIX below mirrors the table in docs/permissions.md; when the table
 changes, change MATRIX and nothing else.
 """
+import json
 import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from tafel_harness import (KINDS, ROLES, Client, TafelCase, async_test, main,  # noqa: E402
-                           sample_doc, update_set)
+from tafel_harness import (KINDS, ROLES, Client, TafelCase, async_test, http_get,  # noqa: E402
+                           main, sample_doc, update_set)
 
 # R read, C create, U update (put replace, patch), D delete, M moderate
 # (reflectie: hide restore pin unpin; sessie: session.open session.close);
@@ -26,6 +27,7 @@ MATRIX = {
     "sessie":     ("RCUDM",   "RCUDM",      "R",     "R",     "R"),
     "moment":     ("RCUD",    "RCUD",       "RCud",  "R",     "R"),
     "lid":        ("RCUD",    "RCUD",       "R",     "",      "R"),
+    "besluit":    ("RCUD",    "RCUD",       "R",     "R",     "R"),
 }
 MATRIX = {kind: dict(zip(ROLES, cells)) for kind, cells in MATRIX.items()}
 
@@ -43,7 +45,7 @@ ADMIN = {
 
 # Kinds in the order they are exercised; opgave last (its delete ends a run).
 ORDER = ("actielijn", "activiteit", "indicator", "meting", "reflectie", "sessie", "moment",
-         "lid", "opgave")
+         "lid", "besluit", "opgave")
 assert sorted(ORDER) == sorted(KINDS) and set(MATRIX) == set(KINDS)
 
 
@@ -419,6 +421,57 @@ class HiddenReflectionTest(TafelCase):
         self.assertEqual([(m["type"], m.get("op"), m.get("seq")) for m in before],
                          [("event", "delete", hid["seq"])])
         self.assertNotIn("text", before[0]["doc"])
+
+
+class BesluitTest(TafelCase):
+    """A decision answers reflecties and starts activiteiten of its own
+    opgave; it is audited; the page learns of it from /schema.json."""
+
+    @async_test()
+    async def test_decision_references_and_audit(self):
+        adm = await self.admin()
+        a, b = await adm.new_opgave(), await adm.new_opgave()
+        al = await adm.create("actielijn", sample_doc("actielijn", a))
+        act = await adm.create("activiteit", sample_doc("activiteit", a, {"actielijn": al["id"]}))
+        r1 = await adm.create("reflectie", sample_doc("reflectie", a))
+        r2 = await adm.create("reflectie", sample_doc("reflectie", a, n=1))
+        elsewhere = await adm.create("reflectie", sample_doc("reflectie", b))
+        doc = {"opgave": a, "text": "Het buurthuis blijft open", "date": "2025-06-01",
+               "decided_by": "college", "answers": [r1["id"], r2["id"]], "starts": [act["id"]],
+               "status": "genomen"}
+        d = await adm.create("besluit", doc)
+        self.assertEqual((d["answers"], d["starts"]), ([r1["id"], r2["id"]], [act["id"]]))
+        # Only documents of the right kind, in the same opgave, once each.
+        for field, ids in (("answers", [elsewhere["id"]]), ("answers", [act["id"]]),
+                           ("starts", [r1["id"]]), ("answers", [r1["id"], r1["id"]])):
+            bad = dict(doc, **{field: ids})
+            err = await adm.err({"type": "put", "kind": "besluit", "doc": bad}, "bad_request")
+            self.assertEqual(err.get("field"), "doc." + field, err)
+        await adm.err({"type": "patch", "kind": "besluit", "id": d["id"],
+                       "set": {"answers": [elsewhere["id"]]}}, "bad_request")
+        await adm.err({"type": "put", "kind": "besluit", "doc": dict(doc, decided_by="wethouder")},
+                      "bad_request")
+        # Decisions are kept for the record: every change is audited.
+        await adm.ok({"type": "patch", "kind": "besluit", "id": d["id"],
+                      "set": {"status": "uitgevoerd"}})
+        entries = (await adm.ok({"type": "audit.list", "limit": 1000}))["entries"]
+        about = [e["action"] for e in entries if e["target"] == "besluit/" + d["id"]]
+        self.assertEqual(about, ["put", "patch"])
+        # A partner reads decisions and makes none.
+        _k, pkey = await adm.make_key("partner", [a])
+        partner = await Client.auth(self.port, pkey)
+        self.assertEqual((await partner.get("besluit", d["id"]))["text"], doc["text"])
+        await partner.err({"type": "put", "kind": "besluit", "doc": doc}, "forbidden")
+        # The page builds its form from the schema it is served.
+        status, _h, body = http_get(self.port, "/schema.json")
+        self.assertEqual(status, 200)
+        kinds = {k["name"]: k for k in json.loads(body)["kinds"]}
+        self.assertEqual(kinds["besluit"]["label"], {"nl": "Besluit", "en": "Decision"})
+        fields = {f["name"]: f for f in kinds["besluit"]["fields"]}
+        self.assertEqual((fields["answers"]["type"], fields["answers"]["ref"]),
+                         ("ref_set", "reflectie"))
+        self.assertEqual([v["value"] for v in fields["decided_by"]["values"]],
+                         ["college", "raad", "stuurgroep", "opgaveleider"])
 
 
 if __name__ == "__main__":
