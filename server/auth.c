@@ -23,6 +23,9 @@
 #define JOIN_FAILS_ALLOWED 100
 #define JOIN_WINDOW_MS     60000
 #define JOIN_FAIL_DELAY_MS 1000
+/* What a device record costs on disk (record, index, change of the LMDB
+ * pages), charged to its session's quota. */
+#define DEVICE_RECORD_BYTES 320
 
 /* Failed joins per address within the current window. */
 struct join_guard {
@@ -256,6 +259,18 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
     if (known) {
         join_complete(srv, c, r->req, session, opgave, r->name, actor, r->device);
     } else {
+        /* A new participant writes a device record: joins are writes of
+         * their session (its rate and its quota), or a join code in many
+         * hands fills the disk with them. */
+        struct tafel_errinfo info;
+        err = tafel_session_charge(srv, c, session, opgave, DEVICE_RECORD_BYTES, &info);
+        if (err != TAFEL_E_OK) {
+            log_warn("conn=%llu join refused: %s", (unsigned long long)c->id, info.message);
+            reply_error(c, r->req, err, info.field[0] ? info.field : NULL, info.message);
+            conn_close(c, err == TAFEL_E_RATE_LIMITED ? 4429 : 4403, tafel_err_wire(err));
+            json_decref(fs.found);
+            return;
+        }
         conn_pause_rx(c); /* nothing else is read before the join is answered */
         tafel_submit_job(
             srv, c, r, device_create_job,

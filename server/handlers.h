@@ -36,6 +36,12 @@ void handle_key_revoke(struct tafel_server *srv, struct conn *c, struct tafel_re
 void tafel_submit_job(struct tafel_server *srv, struct conn *c, const struct tafel_request *r,
                       wop_job_fn job, json_t *args);
 
+/* writes.c: charge @p bytes of what a new participant costs (its device
+ * record) to @p session, after the session's and the address's write rates:
+ * TAFEL_E_OK, TAFEL_E_RATE_LIMITED or TAFEL_E_TOO_LARGE (with @p info). */
+enum tafel_err tafel_session_charge(struct tafel_server *srv, struct conn *c, const char *session,
+                                    const char *opgave, uint64_t bytes, struct tafel_errinfo *info);
+
 /* auth.c: a join's device job is done (loop thread): sign the connection
  * in, or refuse it. */
 void tafel_join_finish(struct tafel_server *srv, struct wop *op);

@@ -60,8 +60,9 @@ static const char usage_text[] =
     "                        0 = no limit (default: 200)\n"
     "  --session-max-contributions N  reflecties one session holds at most;\n"
     "                        0 = no limit (default: 2000)\n"
-    "  --session-max-bytes BYTES  stored reflecties of one session at most;\n"
-    "                        0 = no limit (default: 4194304)\n"
+    "  --session-max-bytes BYTES  what one session's participants may store: their\n"
+    "                        contributions, votes and feelings, and a device\n"
+    "                        record per participant; 0 = no limit (default: 16777216)\n"
     "  --max-queued-bytes BYTES  output queued to all connections together; a\n"
     "                        connection that does not read is closed (4408) when\n"
     "                        it is reached (default: 268435456)\n"
@@ -455,7 +456,7 @@ int main(int argc, char **argv)
     cfg->session_write_rate = 50;
     cfg->address_write_rate = 200;
     cfg->session_max_contributions = 2000;
-    cfg->session_max_bytes = 4 * 1024 * 1024;
+    cfg->session_max_bytes = 16 * 1024 * 1024;
     cfg->max_queued_bytes = 256 * 1024 * 1024;
     cfg->max_lag = 10000;
     cfg->ring_size = 4096;

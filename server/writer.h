@@ -53,6 +53,7 @@ struct wop {
     bool audit_logged;                    /* an administrative change: logged too */
     char quota_session[TAFEL_ID_MAX + 1]; /* a contribution counted against this session */
     uint64_t quota_bytes;                 /* ... with this many bytes reserved */
+    bool quota_contribution;              /* ... and as one of its contributions */
 
     /* jobs */
     wop_job_fn job;

@@ -59,18 +59,18 @@ static struct bucket *bucket_at(struct tafel_server *srv, const char *key, doubl
 
 /* NULL when the write may go (a token taken from each bucket), else the
  * sentence to refuse it with. Tokens are taken only when all have one. */
-static const char *rate_refusal(struct tafel_server *srv, struct conn *c)
+static const char *rate_refusal(struct tafel_server *srv, struct conn *c, const char *session)
 {
     char skey[TAFEL_ID_MAX + 3], akey[sizeof(c->addr) + 2];
-    snprintf(skey, sizeof(skey), "s:%s", c->actor.session);
+    snprintf(skey, sizeof(skey), "s:%s", session ? session : "");
     snprintf(akey, sizeof(akey), "a:%s", c->addr);
     const struct {
         const char *key;
         double rate;
         const char *refusal;
     } limits[] = {
-        {c->actor.id, srv->cfg.write_rate, "too many writes; slow down"},
-        {c->actor.session[0] ? skey : NULL, srv->cfg.session_write_rate,
+        {c->authed ? c->actor.id : NULL, srv->cfg.write_rate, "too many writes; slow down"},
+        {session && session[0] ? skey : NULL, srv->cfg.session_write_rate,
          "too many writes in this session; slow down"},
         {akey, srv->cfg.address_write_rate, "too many writes from your network; slow down"},
     };
@@ -185,7 +185,8 @@ static struct quota *quota_of(struct tafel_server *srv, const char *session, con
 /* Reserve room for a new contribution of about @p bytes in @p session;
  * TAFEL_E_OK, or TAFEL_E_TOO_LARGE with @p info when the session is full. */
 static enum tafel_err quota_reserve(struct tafel_server *srv, const char *session,
-                                    const char *opgave, uint64_t bytes, struct tafel_errinfo *info)
+                                    const char *opgave, uint64_t bytes, bool contribution,
+                                    struct tafel_errinfo *info)
 {
     uint64_t max_n = srv->cfg.session_max_contributions, max_b = srv->cfg.session_max_bytes;
     if (!max_n && !max_b)
@@ -193,18 +194,33 @@ static enum tafel_err quota_reserve(struct tafel_server *srv, const char *sessio
     struct quota *q = quota_of(srv, session, opgave);
     if (!q)
         return tafel_errinfo_set(info, TAFEL_E_NOMEM, NULL, "out of memory");
-    if ((max_n && q->count + q->pending_count + 1 > max_n) ||
+    if ((contribution && max_n && q->count + q->pending_count + 1 > max_n) ||
         (max_b && q->bytes + q->pending_bytes + bytes > max_b)) {
         log_warn("session %s is full: %llu contributions, %llu bytes", session,
                  (unsigned long long)q->count, (unsigned long long)q->bytes);
         return tafel_errinfo_set(info, TAFEL_E_TOO_LARGE, "session",
-                                 "this session is full: it holds as many contributions as it "
-                                 "may (%llu, %llu bytes)",
+                                 "this session is full: it holds as much as it may (%llu "
+                                 "contributions, %llu bytes)",
                                  (unsigned long long)max_n, (unsigned long long)max_b);
     }
-    q->pending_count++;
+    q->pending_count += contribution;
     q->pending_bytes += bytes;
     return TAFEL_E_OK;
+}
+
+enum tafel_err tafel_session_charge(struct tafel_server *srv, struct conn *c, const char *session,
+                                    const char *opgave, uint64_t bytes, struct tafel_errinfo *info)
+{
+    const char *refusal = rate_refusal(srv, c, session);
+    if (refusal)
+        return tafel_errinfo_set(info, TAFEL_E_RATE_LIMITED, NULL, "%s", refusal);
+    enum tafel_err err = quota_reserve(srv, session, opgave, bytes, false, info);
+    struct quota *q = err == TAFEL_E_OK ? strmap_get(srv->quotas, session) : NULL;
+    if (q) {
+        q->pending_bytes -= bytes;
+        q->bytes += bytes;
+    }
+    return err;
 }
 
 /* A contribution @p doc was deleted: its session has room again (a
@@ -227,10 +243,10 @@ static void quota_settle(struct tafel_server *srv, const struct wop *op, bool st
     struct quota *q = op->quota_session[0] ? strmap_get(srv->quotas, op->quota_session) : NULL;
     if (!q)
         return;
-    q->pending_count--;
+    q->pending_count -= op->quota_contribution;
     q->pending_bytes -= op->quota_bytes;
     if (stored) {
-        q->count++;
+        q->count += op->quota_contribution;
         q->bytes += stored_bytes;
     }
 }
@@ -700,7 +716,7 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
 {
     struct tafel_errinfo info;
     tafel_errinfo_clear(&info);
-    const char *refusal = rate_refusal(srv, c);
+    const char *refusal = rate_refusal(srv, c, c->actor.session);
     if (refusal) {
         reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, refusal);
         return;
@@ -769,18 +785,27 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
                              &info);
         json_decref(cur);
     }
-    if (err == TAFEL_E_OK && r->type == TAFEL_MSG_PUT && !r->id &&
-        r->kind == TAFEL_KIND_REFLECTIE) {
-        /* A contribution to a session counts against that session's quota:
-         * one join code must not be able to fill the disk. */
-        const char *session = c->actor.session[0] ? c->actor.session : str_field(r->doc, "session");
-        if (session) {
-            size_t bytes = json_dumpb(r->doc, NULL, 0, JSON_COMPACT);
-            err = quota_reserve(srv, session, op->opgave, bytes, &info);
-            if (err == TAFEL_E_OK) {
-                snprintf(op->quota_session, sizeof(op->quota_session), "%s", session);
-                op->quota_bytes = bytes;
-            }
+    /* What a session's participants write counts against that session: a
+     * new contribution (by anyone) as one of its contributions and its
+     * bytes, every other write of a joined participant (votes, feelings)
+     * by what it stores, so that one join code cannot fill the disk. */
+    const char *qsession = NULL, *qopgave = NULL;
+    bool contribution = r->type == TAFEL_MSG_PUT && !r->id && r->kind == TAFEL_KIND_REFLECTIE;
+    if (contribution) {
+        qsession = c->actor.session[0] ? c->actor.session : str_field(r->doc, "session");
+        qopgave = op->opgave;
+    } else if (c->actor.session[0]) {
+        qsession = c->actor.session;
+        qopgave = json_string_value(json_array_get(c->actor.scope, 0));
+    }
+    if (err == TAFEL_E_OK && qsession && qopgave) {
+        const json_t *body = r->doc ? r->doc : r->set;
+        size_t bytes = body ? json_dumpb(body, NULL, 0, JSON_COMPACT) : 64;
+        err = quota_reserve(srv, qsession, qopgave, bytes, contribution, &info);
+        if (err == TAFEL_E_OK) {
+            snprintf(op->quota_session, sizeof(op->quota_session), "%s", qsession);
+            op->quota_bytes = bytes;
+            op->quota_contribution = contribution;
         }
     }
     if (err != TAFEL_E_OK) {
