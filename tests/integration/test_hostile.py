@@ -20,6 +20,10 @@ finding, each against the real tafeld on 127.0.0.1:
  16  a shared address (town-hall Wi-Fi): failed joins and 257 connections
  17  keys never outlive their creator; cascade revocation
  and: the web root serves no symlink out of it; join_code only for moderators.
+ red team (at the end): conflict replies keep join_code hidden (R1), an opgave over
+ 8 MiB still loads (R4), no join survives session.close (R5), device tokens pass
+ the failed-join guard (R6), deletes give quota back (R10), key labels refuse
+ bidi/invisible text (R13), U+2028/2029/202E in an Origin are logged escaped (R14).
 
 Options the design adds (--session-max-contributions, --max-queued-bytes) are
 passed where a test needs them; a server that refuses them fails that test
@@ -1410,6 +1414,309 @@ class WebRootTest(HostileCase):
             status, _h, body = http_get(self.port, path)
             self.assertIn(status, (403, 404), "%s answered %d" % (path, status))
             self.assertNotIn(self.secret.encode(), body, path)
+
+
+
+# ============================================================ red team (issue 10, round 2)
+
+class ConflictJoinCodeTest(HostileCase):
+    """Red team R1: a write with a stale rev on a sessie, by an actor who may
+    not make that write (partner, waarnemer, inwoner of another session),
+    must not reveal the join code through the conflict's `current`."""
+
+    @async_test(timeout=60)
+    async def test_stale_rev_writes_do_not_reveal_join_code(self):
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        s1 = await adm.open_session(a, question="Sessie een")
+        s2 = await adm.open_session(a, question="Sessie twee")
+        _k, pkey = await adm.make_key("partner", [a])
+        _k, wkey = await adm.make_key("waarnemer", [a])
+        actors = {"partner": (await Client.auth(self.port, pkey), (s1, s2)),
+                  "waarnemer": (await Client.auth(self.port, wkey), (s1, s2)),
+                  # joined session 1 only: session 2's code is not for it
+                  "inwoner of another session": (
+                      await Client.join(self.port, s1["join_code"], "Fatima"), (s2,))}
+        leaks, refusals = [], []
+        for who, (c, sessions) in actors.items():
+            for s in sessions:
+                code = s["join_code"]
+                for msg in ({"type": "patch", "kind": "sessie", "id": s["id"], "rev": 999,
+                             "set": {"question": "Gekaapt"}},
+                            {"type": "delete", "kind": "sessie", "id": s["id"], "rev": 999},
+                            {"type": "put", "kind": "sessie",
+                             "doc": {"id": s["id"], "rev": 999, "opgave": a,
+                                     "question": "Gekaapt"}}):
+                    r = await c.request(msg, timeout=5 * SLOW)
+                    text = raw(r)
+                    if code in text or code.lower() in text:
+                        leaks.append("%s %s on %s: %s" % (who, msg["type"], s["question"],
+                                                          text[:200]))
+                    if r.get("type") == "ok":
+                        refusals.append("%s %s on %s was accepted" % (who, msg["type"],
+                                                                      s["question"]))
+        self.assertEqual(leaks, [], "a stale-rev write revealed the join code")
+        self.assertEqual(refusals, [])
+        # Nothing changed; the moderator's own conflict still shows the code.
+        doc = await adm.get("sessie", s2["id"])
+        self.assertEqual(doc["join_code"], s2["join_code"])
+        r = await adm.request({"type": "patch", "kind": "sessie", "id": s2["id"], "rev": 999,
+                               "set": {"question": "Nieuw"}})
+        self.assertEqual((r.get("type"), r.get("code")), ("error", "conflict"), r)
+
+
+class SnapshotOverQueueCapTest(HostileCase):
+    """Red team R4: an opgave whose visible documents together exceed the
+    8 MiB a connection may have queued must still load: `sub` without since
+    gets the whole snapshot (in parts), not close 4408; `list` answers ok."""
+
+    N = 720        # x ~12 KB: just over 8 MiB of documents
+    TEXT = "\u20ac" * 4000  # 12,000 bytes of UTF-8 (4000 characters: the most a text may be)
+
+    async def big_opgave(self, adm):
+        """An opgave holding N reflecties of ~12 KB (just over 8 MiB)."""
+        a = await adm.new_opgave()
+        futs = []
+        for i in range(self.N):
+            futs.append(await adm.submit({"type": "put", "kind": "reflectie",
+                                          "doc": {"opgave": a, "sort": "idee",
+                                                  "text": "%04d " % i + self.TEXT[5:]}}))
+            if len(futs) >= 50 or i == self.N - 1:
+                done = await asyncio.wait_for(asyncio.gather(*futs), 20 * SLOW)
+                self.assertEqual([r.get("code") for r in done if r.get("type") != "ok"], [])
+                futs = []
+        return a
+
+    @async_test(timeout=120)
+    async def test_snapshot_larger_than_the_queue_cap_loads(self):
+        adm = await self.admin()
+        a = await self.big_opgave(adm)
+        _k, wkey = await adm.make_key("waarnemer", [a], label="Dashboard")
+        for who, key in (("waarnemer", wkey), ("beheerder", self.admin_key)):
+            c = await Client.auth(self.port, key)
+            try:
+                reply = await c.request({"type": "sub", "opgave": a}, timeout=30 * SLOW)
+            except ConnectionLost:
+                self.fail("%s: sub without since closed the connection (%s %r) instead of "
+                          "sending the snapshot" % (who, c.close_code, c.close_reason))
+            self.assertEqual(reply.get("type"), "ok", "%s: %s" % (who, raw(reply)[:300]))
+            parts = c.pending_messages(("snapshot",))
+            self.assertTrue(parts, "%s: no snapshot before the ok" % who)
+            self.assertEqual([p.get("more") for p in parts[:-1]], [True] * (len(parts) - 1))
+            self.assertFalse(parts[-1].get("more"), "%s: the last part says more" % who)
+            ids = {d["id"] for p in parts for d in p.get("docs", [])
+                   if d.get("kind") == "reflectie"}
+            self.assertEqual(len(ids), self.N, "%s: snapshot holds %d of %d reflecties"
+                             % (who, len(ids), self.N))
+            await c.ok({"type": "ping"})
+            self.assertFalse(c.closed.is_set(), "%s: closed %s after the snapshot"
+                             % (who, c.close_code))
+            await c.close()
+
+    @async_test(timeout=120)
+    async def test_list_of_an_opgave_larger_than_the_queue_cap(self):
+        adm = await self.admin()
+        a = await self.big_opgave(adm)
+        c = await Client.auth(self.port, self.admin_key)
+        for msg in ({"type": "list", "opgave": a},
+                    {"type": "list", "opgave": a, "kind": "reflectie"}):
+            try:
+                r = await c.request(msg, timeout=30 * SLOW)
+            except ConnectionLost:
+                self.fail("%s closed the connection (%s %r)"
+                          % (raw(msg), c.close_code, c.close_reason))
+            self.assertEqual(r.get("type"), "ok", "%s -> %s" % (raw(msg), raw(r)[:300]))
+            n = sum(1 for d in r.get("docs", []) if d.get("kind") == "reflectie")
+            self.assertTrue(r.get("more") is True or n == self.N,
+                            "%s gave %d of %d reflecties without more:true"
+                            % (raw(msg), n, self.N))
+            self.assertGreater(n, 0, "%s gave no reflecties" % raw(msg))
+
+
+class JoinCloseRaceTest(HostileCase):
+    """Red team R5: joins racing a session.close. Once the close is
+    acknowledged, no participant of that session stays connected (within
+    1.5 s), and none can write into the closed session."""
+
+    ROUNDS = 12
+
+    @async_test(timeout=150)
+    async def test_no_joined_connection_survives_session_close(self):
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        s = await adm.create("sessie", {"opgave": a, "question": "Wie blijft er hangen?"})
+        loop = asyncio.get_running_loop()
+
+        async def joiner(code, stop, keep):
+            while loop.time() < stop:
+                try:
+                    c = await Client.open(self.port)
+                    r = await c.request({"type": "join", "code": code, "name": "Laatkomer"},
+                                        timeout=5 * SLOW)
+                except (ConnectionLost, AssertionError, OSError,
+                        websockets.exceptions.WebSocketException, asyncio.TimeoutError):
+                    return
+                if r.get("type") != "ok":
+                    await c.close()
+                    return
+                keep.append(c)
+
+        for rnd in range(1, self.ROUNDS + 1):
+            code = (await adm.ok({"type": "session.open", "id": s["id"]}))["doc"]["join_code"]
+            keep = []
+            stop = loop.time() + 0.6
+            tasks = [asyncio.ensure_future(joiner(code, stop, keep)) for _ in range(6)]
+            await asyncio.sleep(0.3)  # the close lands while joins are in flight
+            await adm.ok({"type": "session.close", "id": s["id"]})
+            closed_at = loop.time()
+            await asyncio.wait_for(asyncio.gather(*tasks), 20 * SLOW)
+            # every participant must be gone within 1.5 s of the close's ok
+            remaining = closed_at + 1.5 * SLOW - loop.time()
+            open_ = [c for c in keep if not c.closed.is_set()]
+            if open_ and remaining > 0:
+                await asyncio.wait([asyncio.ensure_future(c.closed.wait()) for c in open_],
+                                   timeout=remaining)
+            alive = [c for c in keep if not c.closed.is_set()]
+            if alive:
+                r = await alive[0].request({"type": "put", "kind": "reflectie",
+                                            "doc": {"opgave": a, "sort": "idee",
+                                                    "text": "Na de sluiting"}},
+                                           timeout=5 * SLOW)
+                self.fail("round %d: %d of %d joined connections still open 1.5 s after "
+                          "session.close; a survivor's write into the closed session -> %s"
+                          % (rnd, len(alive), len(keep), raw(r)[:200]))
+            self.assertEqual((await adm.get("sessie", s["id"]))["state"], "gesloten")
+            for c in keep:
+                await c.close()
+        # the closed session's old code does not let anyone in
+        c = await Client.open(self.port)
+        r = await c.request({"type": "join", "code": code, "name": "Te laat"},
+                            timeout=5 * SLOW)
+        self.assertEqual(r.get("type"), "error", r)
+
+
+class JoinLockoutDeviceTest(HostileCase):
+    """Red team R6: after 101 wrong codes from the address, a participant
+    rejoining with a valid device token of the open session is still let in
+    (device tokens bypass the failed-join guard)."""
+
+    @async_test(timeout=90)
+    async def test_rejoin_with_device_token_after_failed_join_flood(self):
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        s = await adm.open_session(a)
+        c = await Client.join(self.port, s["join_code"], "Fatima")
+        dev, actor = c.me.get("device"), c.me["actor"]
+        self.assertRegex(dev or "", DEVICE_RE)
+        await c.close()
+
+        async def guess(i):
+            g = await Client.open(self.port)
+            try:
+                return (await g.request({"type": "join",
+                                         "code": wrong_join_code([s["join_code"]]),
+                                         "name": "Gok %d" % i}, timeout=10 * SLOW)).get("code")
+            except ConnectionLost:
+                return "closed"
+            finally:
+                await g.close()
+        codes = await asyncio.gather(*[guess(i) for i in range(101)])
+        self.assertNotIn("ok", codes)
+        # A join without a token may now be refused (rate_limited, 4429) ...
+        # ... but the participant with its device token gets back in.
+        c = await Client.open(self.port)
+        try:
+            r = await c.request({"type": "join", "code": s["join_code"], "name": "Fatima",
+                                 "device": dev}, timeout=5 * SLOW)
+        except ConnectionLost:
+            self.fail("rejoin with a device token: connection closed (%s)" % c.close_code)
+        self.assertEqual(r.get("type"), "ok",
+                         "rejoin with a valid device token after 101 wrong codes: %s" % r)
+        self.assertEqual(r.get("actor"), actor)
+        await c.ok({"type": "ping"})
+
+
+class QuotaCreditTest(HostileCase):
+    """Red team R10: a moderator deleting a full session's reflecties gives
+    the session room again (--session-max-contributions 20)."""
+
+    NEW_ARGS = ("--session-max-contributions", "20")
+
+    @async_test(timeout=60)
+    async def test_deleting_contributions_frees_the_session_quota(self):
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        s = await adm.open_session(a)
+        spam = await Client.join(self.port, s["join_code"], "Veelschrijver")
+        made = []
+        for i in range(21):
+            r = await spam.request({"type": "put", "kind": "reflectie",
+                                    "doc": {"opgave": a, "sort": "idee", "text": "Nr %d" % i}})
+            if r.get("type") != "ok":
+                break
+            made.append((r["id"], r["rev"]))
+        self.assertEqual(len(made), 20)
+        self.assertEqual((r.get("type"), r.get("code"), r.get("field")),
+                         ("error", "too_large", "session"), r)
+        for id_, rev in made:
+            await adm.ok({"type": "delete", "kind": "reflectie", "id": id_, "rev": rev})
+        left = [d for d in await adm.list("reflectie", a) if d.get("session") == s["id"]]
+        self.assertEqual(left, [])
+        good = await Client.join(self.port, s["join_code"], "Fatima")
+        r = await good.request({"type": "put", "kind": "reflectie",
+                                "doc": {"opgave": a, "sort": "idee", "text": "Mijn idee"}})
+        self.assertEqual(r.get("type"), "ok",
+                         "after the moderator deleted all 20, a new contribution: %s" % r)
+
+
+class KeyLabelTextTest(HostileCase):
+    """Red team R13: key labels refuse direction controls and invisible-only
+    text, like join names."""
+
+    @async_test(timeout=60)
+    async def test_bidi_and_invisible_labels_refused(self):
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        bad = {"RLO inside": "Wethouder \u202enosnaJ\u202c", "braille blanks": "\u2800\u2800",
+               "lone zero-width space": "\u200b"}
+        wrong = {}
+        for what, label in bad.items():
+            r = await adm.request({"type": "key.create", "role": "partner", "opgaven": [a],
+                                   "label": label})
+            if (r.get("type"), r.get("code"), r.get("field")) != ("error", "bad_request",
+                                                                  "label"):
+                wrong[what] = {k: r.get(k) for k in ("type", "code", "field")}
+        self.assertEqual(wrong, {}, "labels not refused with bad_request field label")
+        await adm.make_key("partner", [a], label="Woonstichting De Key")
+
+
+class OriginLogUnicodeTest(HostileCase):
+    """Red team R14: line/paragraph separators and bidi overrides in an
+    Origin are logged escaped, not as raw bytes."""
+
+    SERVER_ARGS = ("--origin", "http://tafel.example")
+
+    def test_origin_separators_and_bidi_logged_escaped(self):
+        mark = len(self.srv.lines)
+        origins = ("https://a\u2028 info conn=1 hello role=beheerder",
+                   "https://b\u2029 info nep",
+                   "https://kwaad.example/\u202eexample.tafel//:sptth")
+        for origin in origins:
+            ws = RawWS(self.port)
+            try:
+                status, _h = ws.handshake(origin=origin)
+            finally:
+                ws.close()
+            self.assertNotEqual(status, 101)
+        deadline = time.monotonic() + 3 * SLOW
+        while time.monotonic() < deadline and sum(
+                "origin" in ln.lower() for ln in self.srv.lines[mark:]) < len(origins):
+            time.sleep(0.05)
+        self.assertGreaterEqual(sum("origin" in ln.lower() for ln in self.srv.lines[mark:]),
+                                len(origins), "the refused origins were not logged")
+        bad = [ascii(ln) for ln in self.srv.lines
+               if any(ch in ln for ch in ("\u2028", "\u2029", "\u202e"))]
+        self.assertEqual(bad, [], "raw U+2028/U+2029/U+202E in the log (shown here as ascii())")
 
 
 if __name__ == "__main__":
