@@ -1719,5 +1719,47 @@ class OriginLogUnicodeTest(HostileCase):
         self.assertEqual(bad, [], "raw U+2028/U+2029/U+202E in the log (shown here as ascii())")
 
 
+class SessionBudgetTest(HostileCase):
+    """Red-team finding: votes and feelings (each stores and logs the whole
+    document) and new participants (a device record each) filled the disk
+    outside the contribution quota. Everything a session's participants
+    store counts against --session-max-bytes."""
+
+    NEW_ARGS = ("--session-max-bytes", "65536")
+
+    @async_test(timeout=120)
+    async def test_votes_and_joins_count_against_the_session(self):
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        s = await adm.open_session(a)
+        m = await adm.create("moment", {"opgave": a, "date": "2025-01-01",
+                                        "title": "Start " + "x" * 150})
+        r = await adm.create("reflectie", {"opgave": a, "sort": "idee", "text": "y" * 1500})
+        c = await Client.join(self.port, s["join_code"], "Toggelaar")
+        full, oks, last = None, 0, None
+        for i in range(400):  # each toggle stores ~1.8 KB: full long before 400
+            last = await c.request({"type": "vote", "id": r["id"], "value": i % 2 == 0})
+            if last.get("type") != "ok":
+                full = last
+                break
+            oks += 1
+        self.assertIsNotNone(full, "400 vote toggles in a 64 KiB session: never refused")
+        self.assertEqual((full.get("code"), full.get("field")), ("too_large", "session"), full)
+        self.assertGreater(oks, 5)
+        # Feelings too, and the other session is not affected.
+        f = await c.request({"type": "feel", "id": m["id"], "value": 1})
+        self.assertEqual((f.get("code"), f.get("field")), ("too_large", "session"), f)
+        s2 = await adm.open_session(a, question="Andere tafel")
+        other = await Client.join(self.port, s2["join_code"], "Elders")
+        await other.ok({"type": "vote", "id": r["id"]})
+        # New participants cost their session a device record each: a full
+        # session takes no more of them.
+        msg = {"type": "join", "code": s["join_code"], "name": "Nieuw"}
+        j = await Client.open(self.port)
+        reply = await j.request(msg)
+        self.assertEqual((reply.get("type"), reply.get("code"), reply.get("field")),
+                         ("error", "too_large", "session"), reply)
+
+
 if __name__ == "__main__":
     main()
