@@ -2,10 +2,11 @@
  * handlers.c - the request table, checked before any handler runs, and the
  * handlers that only read (ping, get, list, key.list, audit.list).
  *
- * The table says per message type which handler serves it, whether the
- * connection must be signed in first, and which roles may send it at all;
- * the finer checks (kind, opgave, ownership) are perm.c's, made by the
- * handlers with the document in hand.
+ * The table says per message type which handler serves it, which roles may
+ * send it, and with flags what is checked once before it runs: sign-in,
+ * shutting down, the write rates, the read bucket. The finer checks (kind,
+ * opgave, ownership) are perm.c's, made by the handlers with the document
+ * in hand.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -22,16 +23,25 @@ typedef void (*handler_fn)(struct tafel_server *srv, struct conn *c, struct tafe
 #define ADMIN    (R(BEHEERDER))
 #define LEADS    (R(BEHEERDER) | R(OPGAVELEIDER))
 
-/* `sub` and `list` build replies of up to megabytes: per connection a
- * burst of READ_BURST, then READ_RATE a second. A page needs a few at start
- * and one per view it opens. */
+/* sub and list build replies of up to megabytes (snapshots, lists): per
+ * connection a burst of READ_BURST, then READ_RATE a second. A page needs a
+ * few at start and one per view it opens. */
 #define READ_BURST 10.0
 #define READ_RATE  2.0
 
+/* Route flags: what is checked once, here, before any handler runs. */
+#define F_SIGN_IN  0x1u /* hello, join: the only messages before sign-in, and only then */
+#define F_WRITE    0x2u /* commits through the writer: the write rates (key, session, address) */
+#define F_READ     0x4u /* builds a large reply: the connection's read bucket */
+#define F_DRAINING 0x8u /* still answered while the server shuts down */
+
+/* One row per message type: handler, who may send it, what is checked first.
+ * The finer checks (kind, opgave, ownership) are perm.c's, made by the
+ * handlers with the document in hand. */
 struct route {
     handler_fn fn;
-    bool before_auth; /* the message that signs in (hello, join) */
-    unsigned roles;   /* who may send it once signed in */
+    unsigned roles; /* who may send it once signed in */
+    unsigned flags;
 };
 
 static void handle_ping(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
@@ -41,25 +51,25 @@ static void handle_key_list(struct tafel_server *srv, struct conn *c, struct taf
 static void handle_audit_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r);
 
 static const struct route routes[TAFEL_MSG__COUNT] = {
-    [TAFEL_MSG_HELLO] = {handle_hello, true, 0},
-    [TAFEL_MSG_JOIN] = {handle_join, true, 0},
-    [TAFEL_MSG_PING] = {handle_ping, false, ANY_ROLE},
-    [TAFEL_MSG_PUT] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_PATCH] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_DELETE] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_GET] = {handle_get, false, ANY_ROLE},
-    [TAFEL_MSG_LIST] = {handle_list, false, ANY_ROLE},
-    [TAFEL_MSG_SUB] = {handle_sub, false, ANY_ROLE},
-    [TAFEL_MSG_UNSUB] = {handle_unsub, false, ANY_ROLE},
-    [TAFEL_MSG_MODERATE] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_VOTE] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_FEEL] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_SESSION_OPEN] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_SESSION_CLOSE] = {handle_write, false, ANY_ROLE},
-    [TAFEL_MSG_KEY_CREATE] = {handle_key_create, false, LEADS},
-    [TAFEL_MSG_KEY_LIST] = {handle_key_list, false, LEADS},
-    [TAFEL_MSG_KEY_REVOKE] = {handle_key_revoke, false, LEADS},
-    [TAFEL_MSG_AUDIT_LIST] = {handle_audit_list, false, ADMIN},
+    [TAFEL_MSG_HELLO] = {handle_hello, 0, F_SIGN_IN},
+    [TAFEL_MSG_JOIN] = {handle_join, 0, F_SIGN_IN},
+    [TAFEL_MSG_PING] = {handle_ping, ANY_ROLE, F_DRAINING},
+    [TAFEL_MSG_PUT] = {handle_write, ANY_ROLE, F_WRITE},
+    [TAFEL_MSG_PATCH] = {handle_write, ANY_ROLE, F_WRITE},
+    [TAFEL_MSG_DELETE] = {handle_write, ANY_ROLE, F_WRITE},
+    [TAFEL_MSG_GET] = {handle_get, ANY_ROLE, 0},
+    [TAFEL_MSG_LIST] = {handle_list, ANY_ROLE, F_READ},
+    [TAFEL_MSG_SUB] = {handle_sub, ANY_ROLE, F_READ},
+    [TAFEL_MSG_UNSUB] = {handle_unsub, ANY_ROLE, 0},
+    [TAFEL_MSG_MODERATE] = {handle_write, ANY_ROLE, F_WRITE},
+    [TAFEL_MSG_VOTE] = {handle_write, ANY_ROLE, F_WRITE},
+    [TAFEL_MSG_FEEL] = {handle_write, ANY_ROLE, F_WRITE},
+    [TAFEL_MSG_SESSION_OPEN] = {handle_write, ANY_ROLE, F_WRITE},
+    [TAFEL_MSG_SESSION_CLOSE] = {handle_write, ANY_ROLE, F_WRITE},
+    [TAFEL_MSG_KEY_CREATE] = {handle_key_create, LEADS, F_WRITE},
+    [TAFEL_MSG_KEY_LIST] = {handle_key_list, LEADS, 0},
+    [TAFEL_MSG_KEY_REVOKE] = {handle_key_revoke, LEADS, F_WRITE},
+    [TAFEL_MSG_AUDIT_LIST] = {handle_audit_list, ADMIN, 0},
 };
 
 void reply_error(struct conn *c, const json_t *req, enum tafel_err code, const char *field,
@@ -73,13 +83,14 @@ void reply_error(struct conn *c, const json_t *req, enum tafel_err code, const c
 void tafel_handle_request(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
 {
     const struct route *rt = &routes[r->type];
+    bool sign_in = rt->flags & F_SIGN_IN;
     if (!c->authed) {
-        if (!rt->before_auth) {
+        if (!sign_in) {
             reply_error(c, r->req, TAFEL_E_UNAUTHORIZED, NULL, "send hello or join first");
             conn_close(c, 4401, "unauthorized");
             return;
         }
-    } else if (rt->before_auth) {
+    } else if (sign_in) {
         reply_error(c, r->req, TAFEL_E_BAD_REQUEST, "type", "already signed in");
         return;
     } else if (!(rt->roles & (1u << c->actor.role))) {
@@ -89,8 +100,17 @@ void tafel_handle_request(struct tafel_server *srv, struct conn *c, struct tafel
         conn_send_error(c, r->req, &info, NULL);
         return;
     }
-    if (srv->draining && !rt->before_auth && r->type != TAFEL_MSG_PING) {
+    if (srv->draining && !(rt->flags & (F_SIGN_IN | F_DRAINING))) {
         reply_error(c, r->req, TAFEL_E_UNAVAILABLE, NULL, "server shutting down");
+        return;
+    }
+    if ((rt->flags & F_READ) && !tafel_read_rate_ok(c)) {
+        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, "too many large reads; slow down");
+        return;
+    }
+    const char *refusal = (rt->flags & F_WRITE) ? tafel_write_refusal(srv, c) : NULL;
+    if (refusal) {
+        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, refusal);
         return;
     }
     rt->fn(srv, c, r);
@@ -238,10 +258,6 @@ static void handle_list(struct tafel_server *srv, struct conn *c, struct tafel_r
     const char *kind = r->has_kind ? tafel_schema_kind(r->kind)->name : NULL;
     if (r->opgave && !tafel_actor_sees_opgave(&c->actor, r->opgave)) {
         reply_error(c, r->req, TAFEL_E_NOT_FOUND, "opgave", "no such opgave");
-        return;
-    }
-    if (!tafel_read_rate_ok(c)) {
-        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, "too many lists; slow down");
         return;
     }
     struct list_ctx lc = {&c->actor, json_array(), r->limit ? r->limit : 1000, 0, false, false};

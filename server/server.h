@@ -243,8 +243,11 @@ void tafel_sweep(struct tafel_server *srv);
 /* writes.c: forget rate buckets that are full again; free them all. */
 void tafel_rate_sweep(struct tafel_server *srv);
 void tafel_rate_free(struct tafel_server *srv);
-/* handlers.c: may @p c start another sub or list now (its read bucket)? */
+/* handlers.c: may @p c start another large read now (its read bucket)? */
 bool tafel_read_rate_ok(struct conn *c);
+/* writes.c: NULL when @p c may write now (a token taken from its key's, its
+ * session's and its address's buckets), else the sentence to refuse with. */
+const char *tafel_write_refusal(struct tafel_server *srv, struct conn *c);
 /* subs.c: @c leaves: its subscriptions end and whoever shares a session's
  * table with it learns it left (once per connection: at conn_close(), or
  * when the peer closed first; @c must no longer count as present). */

@@ -275,10 +275,6 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
         reply_error(c, r->req, TAFEL_E_TOO_LARGE, "opgave", "too many subscriptions");
         return;
     }
-    if (!tafel_read_rate_ok(c)) {
-        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, "too many subscriptions; slow down");
-        return;
-    }
     /* A since from another history (a restored or replaced data directory)
      * or beyond what this one has seen means nothing here: the current
      * state instead. */

@@ -91,6 +91,11 @@ static const char *rate_refusal(struct tafel_server *srv, struct conn *c, const 
     return NULL;
 }
 
+const char *tafel_write_refusal(struct tafel_server *srv, struct conn *c)
+{
+    return rate_refusal(srv, c, c->actor.session);
+}
+
 struct bucket_sweep {
     int64_t now;
     char (*idle)[TAFEL_ID_MAX + 3];
@@ -716,11 +721,6 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
 {
     struct tafel_errinfo info;
     tafel_errinfo_clear(&info);
-    const char *refusal = rate_refusal(srv, c, c->actor.session);
-    if (refusal) {
-        reply_error(c, r->req, TAFEL_E_RATE_LIMITED, NULL, refusal);
-        return;
-    }
     struct wop *op = wop_new(c, r);
     if (!op) {
         reply_error(c, r->req, TAFEL_E_NOMEM, NULL, NULL);
