@@ -142,7 +142,31 @@ struct key_new {
     int64_t expires_ms, now_ms;
     char key_id[TAFEL_ID_MAX + 1];
     unsigned char secret[SECRET_LEN];
+    enum tafel_err verdict; /* the creator's key, checked in the transaction */
 };
+
+/* Refuse (EPERM, *verdict set) when the key @p actor acts with is revoked or
+ * expired at @p now_ms, inside @p txn: an administrative write racing its
+ * own key's revocation does not commit after it. An actor that is no key
+ * ("" for the offline tool) is not checked; keys are never deleted, so a
+ * key holder's record is always there. */
+static int actor_key_check(tafel_store *st, MDB_txn *txn, const char *actor, int64_t now_ms,
+                           enum tafel_err *verdict)
+{
+    *verdict = TAFEL_E_OK;
+    if (!actor || !actor[0] || !key_id_ok(actor))
+        return 0;
+    json_t *rec = NULL;
+    int rc = key_load(st, txn, actor, &rec);
+    json_decref(rec);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (!rc)
+        rc = store__key_status(st, txn, actor, now_ms, verdict);
+    if (rc)
+        return rc;
+    return *verdict == TAFEL_E_OK ? 0 : EPERM;
+}
 
 static int key_new_id(tafel_store *st, MDB_txn *txn, char *key_id)
 {
@@ -177,7 +201,9 @@ static int key_create_fn(tafel_store *st, MDB_txn *txn, void *ctx)
     unsigned char hash[HASH_LEN];
     char hex[HASH_LEN * 2 + 1];
     json_t *rec = NULL;
-    int rc = key_new_id(st, txn, kn->key_id);
+    int rc = actor_key_check(st, txn, kn->created_by, kn->now_ms, &kn->verdict);
+    if (!rc)
+        rc = key_new_id(st, txn, kn->key_id);
     if (!rc)
         rc = key_new_secret(st, txn, kn, hash);
     if (rc)
@@ -235,6 +261,8 @@ enum tafel_err tafel_store_key_create(tafel_store *st, const char *role, const j
         !key_id_out)
         return TAFEL_E_INVALID_ARG;
     int rc = store__write_run(st, key_create_fn, &kn);
+    if (rc == EPERM && kn.verdict != TAFEL_E_OK)
+        return kn.verdict;
     if (!rc) {
         memcpy(secret_out, TAFEL_KEY_PREFIX, strlen(TAFEL_KEY_PREFIX));
         sodium_bin2base64(secret_out + strlen(TAFEL_KEY_PREFIX),
@@ -396,7 +424,8 @@ struct key_revoke {
     const char *key_id, *actor;
     int64_t now_ms;
     bool cascade;
-    json_t *revoked; /* ids revoked by this attempt; remade by every attempt */
+    json_t *revoked;        /* ids revoked by this attempt; remade by every attempt */
+    enum tafel_err verdict; /* the revoker's key, checked in the transaction */
 };
 
 /* Revoke the key of record @p rec unless it already is. *done tells whether
@@ -508,7 +537,10 @@ static int key_revoke_fn(tafel_store *st, MDB_txn *txn, void *ctx)
 
     json_decref(kr->revoked);
     kr->revoked = NULL;
-    int rc = key_load(st, txn, kr->key_id, &rec);
+    int rc = actor_key_check(st, txn, kr->actor, kr->now_ms, &kr->verdict);
+    if (rc)
+        return rc;
+    rc = key_load(st, txn, kr->key_id, &rec);
     if (!rc) {
         kr->revoked = json_pack("[s]", kr->key_id);
         rc = kr->revoked ? key_revoke_one(st, txn, kr, rec, &done) : ENOMEM;
@@ -522,13 +554,17 @@ static int key_revoke_fn(tafel_store *st, MDB_txn *txn, void *ctx)
 enum tafel_err tafel_store_key_revoke(tafel_store *st, const char *key_id, const char *actor,
                                       int64_t now_ms, bool cascade, json_t **revoked)
 {
-    struct key_revoke kr = {key_id, actor, now_ms, cascade, NULL};
+    struct key_revoke kr = {key_id, actor, now_ms, cascade, NULL, TAFEL_E_OK};
 
     if (revoked)
         *revoked = NULL;
     if (!key_id_ok(key_id))
         return TAFEL_E_NOT_FOUND;
     int rc = store__write_run(st, key_revoke_fn, &kr);
+    if (rc == EPERM && kr.verdict != TAFEL_E_OK) {
+        json_decref(kr.revoked);
+        return kr.verdict;
+    }
     if (!rc && revoked) {
         *revoked = kr.revoked;
         kr.revoked = NULL;

@@ -310,8 +310,11 @@ void tafel_key_info_free(struct tafel_key_info *k);
  * @param key_id_out  TAFEL_ID_MAX + 1 bytes
  * The creation is written to the audit log in the same transaction.
  * @return TAFEL_E_OK, TAFEL_E_TOO_LARGE (label longer than
- *         TAFEL_LABEL_MAX_CHARS characters), TAFEL_E_INVALID_ARG (another
- *         argument malformed, or a string not valid UTF-8), or a storage error.
+ *         TAFEL_LABEL_MAX_CHARS characters), TAFEL_E_KEY_REVOKED or
+ *         TAFEL_E_KEY_EXPIRED (@p created_by names a key that is revoked,
+ *         missing or expired, checked inside the transaction; "" is the
+ *         offline tool), TAFEL_E_INVALID_ARG (another argument malformed, or a
+ *         string not valid UTF-8), or a storage error.
  */
 enum tafel_err tafel_store_key_create(tafel_store *st, const char *role, const json_t *opgaven,
                                       const char *label, int64_t expires_ms, const char *created_by,
@@ -350,7 +353,10 @@ enum tafel_err tafel_store_key_list(tafel_store *st, tafel_key_fn fn, void *ctx)
  *                 (json_decref() it) of the key ids this call revoked:
  *                 @p key_id first, also when it was already revoked, then
  *                 the keys newly revoked by the cascade. NULL on failure.
- * @return TAFEL_E_OK, TAFEL_E_NOT_FOUND (no such key), or a storage error.
+ * @return TAFEL_E_OK, TAFEL_E_NOT_FOUND (no such key), TAFEL_E_KEY_REVOKED or
+ *         TAFEL_E_KEY_EXPIRED (@p actor's own key is revoked, missing or
+ *         expired: checked inside the transaction, so a revocation racing
+ *         this one wins; "" for the offline tool), or a storage error.
  */
 enum tafel_err tafel_store_key_revoke(tafel_store *st, const char *key_id, const char *actor,
                                       int64_t now_ms, bool cascade, json_t **revoked);

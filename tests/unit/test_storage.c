@@ -975,6 +975,42 @@ static void test_key_expired_and_revoked(void **state)
     json_decref(all);
 }
 
+/* A key revoked (or expired) cannot create or revoke keys any more, even
+ * when its job was queued before the revocation committed: checked inside
+ * the transaction. */
+static void test_key_admin_by_a_revoked_key(void **state)
+{
+    struct fx *f = *state;
+    char secret[TAFEL_KEY_STRLEN + 1], lead[TAFEL_ID_MAX + 1], other[TAFEL_ID_MAX + 1],
+        child[TAFEL_ID_MAX + 1], late[TAFEL_ID_MAX + 1];
+    struct tafel_key_info k;
+    json_t *all = json_string("*");
+
+    assert_int_equal(tafel_store_key_create(f->st, "opgaveleider", all, "Lead", NOW + 5000, "", NOW,
+                                            secret, lead),
+                     TAFEL_E_OK);
+    assert_int_equal(
+        tafel_store_key_create(f->st, "partner", all, "Other", 0, "", NOW, secret, other),
+        TAFEL_E_OK);
+    assert_int_equal(
+        tafel_store_key_create(f->st, "partner", all, "Child", 0, lead, NOW, secret, child),
+        TAFEL_E_OK);
+    /* expired: refused */
+    assert_int_equal(
+        tafel_store_key_create(f->st, "partner", all, "Late", 0, lead, NOW + 5000, secret, late),
+        TAFEL_E_KEY_EXPIRED);
+    assert_int_equal(tafel_store_key_revoke(f->st, lead, "", NOW + 10, false, NULL), TAFEL_E_OK);
+    assert_int_equal(
+        tafel_store_key_create(f->st, "partner", all, "Late", 0, lead, NOW + 20, secret, late),
+        TAFEL_E_KEY_REVOKED);
+    assert_int_equal(tafel_store_key_revoke(f->st, other, lead, NOW + 20, false, NULL),
+                     TAFEL_E_KEY_REVOKED);
+    assert_int_equal(tafel_store_key_get(f->st, other, &k), TAFEL_E_OK);
+    assert_int_equal(k.revoked_ms, 0); /* untouched */
+    tafel_key_info_free(&k);
+    json_decref(all);
+}
+
 struct key_seen {
     int n;
     char ids[4][TAFEL_ID_MAX + 1];
@@ -2094,6 +2130,7 @@ int main(void)
         T(test_backup_opens_identical),
         T(test_key_verify),
         T(test_key_expired_and_revoked),
+        T(test_key_admin_by_a_revoked_key),
         T(test_key_list),
         T(test_key_secret_not_stored),
         T(test_audit_append_and_list),
