@@ -356,10 +356,16 @@ static void handle_key_list(struct tafel_server *srv, struct conn *c, struct taf
     json_decref(kc.keys);
 }
 
+/* A scoped reader's walk skips what lies outside its scope; it reads at most
+ * AUDIT_SCAN_MAX entries per request, so one request cannot make the loop
+ * walk a long audit log (the reply says where to go on: `next`). */
+#define AUDIT_SCAN_MAX 10000
+
 struct audit_ctx {
     const struct tafel_actor *actor;
     json_t *entries;
     size_t limit;
+    uint64_t next; /* the entry the next page starts after */
     bool more;
 };
 
@@ -379,11 +385,11 @@ static bool audit_in_scope(const struct tafel_actor *a, const json_t *e)
 
 static bool audit_fn(void *ctx, uint64_t n, const char *json, size_t len)
 {
-    (void)n;
     struct audit_ctx *ac = ctx;
     json_t *e = json_loadb(json, len, 0, NULL);
     if (!e || !audit_in_scope(ac->actor, e)) {
         json_decref(e);
+        ac->next = n;
         return true;
     }
     if (json_array_size(ac->entries) >= ac->limit) {
@@ -392,20 +398,34 @@ static bool audit_fn(void *ctx, uint64_t n, const char *json, size_t len)
         return false;
     }
     json_array_append_new(ac->entries, e);
+    ac->next = n;
     return true;
+}
+
+static bool audit_last_fn(void *ctx, uint64_t n, const char *json, size_t len)
+{
+    (void)json, (void)len;
+    *(uint64_t *)ctx = n;
+    return false;
 }
 
 static void handle_audit_list(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
 {
-    struct audit_ctx ac = {&c->actor, json_array(), r->limit ? r->limit : 100, false};
+    struct audit_ctx ac = {&c->actor, json_array(), r->limit ? r->limit : 100, r->after, false};
     /* Unscoped: one more than asked tells whether there is more. Scoped:
-     * the walk skips what is outside, so it reads on until the page is full. */
-    uint64_t walk = c->actor.scope ? 0 : ac.limit + 1;
+     * the walk skips what is outside, reading on until the page is full or
+     * AUDIT_SCAN_MAX entries were read. */
+    uint64_t walk = c->actor.scope ? AUDIT_SCAN_MAX : ac.limit + 1;
+    uint64_t last = 0;
     enum tafel_err err = tafel_store_audit_list(srv->store, r->after, walk, audit_fn, &ac);
+    if (err == TAFEL_E_OK && c->actor.scope && !ac.more &&
+        tafel_store_audit_list(srv->store, ac.next, 1, audit_last_fn, &last) == TAFEL_E_OK && last)
+        ac.more = true; /* the walk stopped at AUDIT_SCAN_MAX with entries left */
     if (err != TAFEL_E_OK) {
         reply_error(c, r->req, err, NULL, NULL);
     } else {
-        json_t *f = json_pack("{s:O, s:b}", "entries", ac.entries, "more", ac.more);
+        json_t *f = json_pack("{s:O, s:b, s:I}", "entries", ac.entries, "more", ac.more, "next",
+                              (json_int_t)ac.next);
         conn_send_ok(c, r->req, f);
         json_decref(f);
     }

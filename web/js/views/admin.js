@@ -30,6 +30,7 @@ export function mountAdmin(root) {
   let keys = [];
   let audit = [];
   let auditMore = false;
+  let auditNext = null; // the audit entry the next page starts after (the server says)
   const createdBox = h('div', { class: 'created-key', 'aria-live': 'polite' });
   const keyList = h('div', { class: 'key-list' });
   const auditBox = h('div', { class: 'audit' });
@@ -150,11 +151,15 @@ export function mountAdmin(root) {
   }
 
   async function loadAudit(fresh) {
-    if (fresh) { audit = []; }
-    const after = audit.length ? audit[audit.length - 1].n : 0;
+    if (fresh) { audit = []; auditNext = null; }
+    const after = auditNext !== null ? auditNext : (audit.length ? audit[audit.length - 1].n : 0);
     const reply = await ctx.conn.request({ type: 'audit.list', after, limit: 100 });
-    if (reply.type === 'ok') { audit = audit.concat(reply.entries || []); auditMore = !!reply.more; renderAudit(); }
-    else auditBox.replaceChildren(h('p', { class: 'form-error' }, errorText(reply)));
+    if (reply.type === 'ok') {
+      audit = audit.concat(reply.entries || []);
+      auditMore = !!reply.more;
+      auditNext = typeof reply.next === 'number' ? reply.next : null;
+      renderAudit();
+    } else auditBox.replaceChildren(h('p', { class: 'form-error' }, errorText(reply)));
   }
 
   root.replaceChildren(h('div', { class: 'admin' },
