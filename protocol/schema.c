@@ -232,7 +232,8 @@ static const struct tafel_field sessie_fields[] = {
       D("The question the session works on", "Vraag")),
     F("state", TAFEL_F_ENUM, SRV, .values = session_states, L("Toestand", "State"),
       D("Planned, open or closed; changed by session.open and session.close", "Toestand")),
-    F("join_code", TAFEL_F_STRING, SRV, .max_len = 16, L("Deelnamecode", "Join code"),
+    F("join_code", TAFEL_F_STRING, SRV | TAFEL_FF_SECRET, .max_len = 16,
+      L("Deelnamecode", "Join code"),
       D("The short code participants join with, given when the session opens", "Deelnamecode")),
     F("starts_at", TAFEL_F_DATETIME, 0, L("Begint om", "Starts at"),
       D("Planned start", "Begint om")),
@@ -1080,4 +1081,30 @@ bool tafel_schema_touches_flag(enum tafel_kind kind, const json_t *current, cons
         }
     }
     return false;
+}
+
+bool tafel_schema_has_secrets(enum tafel_kind kind)
+{
+    const struct tafel_kind_def *def = tafel_schema_kind(kind);
+    for (size_t i = 0; def && i < def->nfields; i++)
+        if (def->fields[i].flags & TAFEL_FF_SECRET)
+            return true;
+    return false;
+}
+
+bool tafel_schema_holds_secrets(enum tafel_kind kind, const json_t *doc)
+{
+    const struct tafel_kind_def *def = tafel_schema_kind(kind);
+    for (size_t i = 0; def && i < def->nfields; i++)
+        if ((def->fields[i].flags & TAFEL_FF_SECRET) && json_object_get(doc, def->fields[i].name))
+            return true;
+    return false;
+}
+
+void tafel_schema_strip_secrets(enum tafel_kind kind, json_t *doc)
+{
+    const struct tafel_kind_def *def = tafel_schema_kind(kind);
+    for (size_t i = 0; def && i < def->nfields; i++)
+        if (def->fields[i].flags & TAFEL_FF_SECRET)
+            json_object_del(doc, def->fields[i].name);
 }

@@ -70,6 +70,7 @@ static json_t *field_json(struct jb *b, const struct tafel_field *f)
     put(b, o, "moderate", json_boolean(f->flags & TAFEL_FF_MODERATE));
     put(b, o, "immutable", json_boolean(f->flags & TAFEL_FF_IMMUTABLE));
     put(b, o, "id", json_boolean(f->flags & TAFEL_FF_ID));
+    put(b, o, "secret", json_boolean(f->flags & TAFEL_FF_SECRET));
     switch (f->type) {
     case TAFEL_F_STRING:
         put(b, o, "min_len", json_integer(f->min_len));
@@ -442,7 +443,8 @@ static void md_flags(struct md *m, unsigned flags)
     } words[] = {{TAFEL_FF_REQUIRED, "required"},
                  {TAFEL_FF_IMMUTABLE, "immutable"},
                  {TAFEL_FF_SERVER, "server"},
-                 {TAFEL_FF_MODERATE, "moderate"}};
+                 {TAFEL_FF_MODERATE, "moderate"},
+                 {TAFEL_FF_SECRET, "secret"}};
     bool any = false;
     for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
         if (flags & words[i].flag) {
@@ -588,7 +590,9 @@ static void data_model(struct md *m)
                "| moderate | only a moderator of the opgave (beheerder, opgaveleider) may set or "
                "change it |\n"
                "| immutable | set on create, never changed afterwards (a `patch` of it is "
-               "`bad_request`) |\n\n");
+               "`bad_request`) |\n"
+               "| secret | read only by the opgave's moderators and by the inwoners joined to "
+               "this very document; everyone else gets the document without it |\n\n");
     para(m, "A string or enum without a lower limit may be empty (`\"\"`). A field without "
             "\"required\" may be left out.");
     md_puts(m, "## How documents are validated\n\n");

@@ -133,6 +133,9 @@ const char *tafel_ftype_name(enum tafel_ftype type);
 #define TAFEL_FF_MODERATE  0x04u /* only a moderator of the opgave may set or change it */
 #define TAFEL_FF_IMMUTABLE 0x08u /* may be set on create, never changed afterwards */
 #define TAFEL_FF_ID        0x10u /* STRING: an id, 1..64 characters of [A-Za-z0-9_-] */
+#define TAFEL_FF_SECRET                                               \
+    0x20u /* read only by the opgave's moderators and by the inwoners \
+             joined to this very document (a session's join code) */
 
 /** One value of an enumeration: the wire word (Dutch, as the users speak)
  *  and its label for people. The values of the common field `kind` have NULL
@@ -275,5 +278,15 @@ enum tafel_err tafel_schema_validate(enum tafel_kind kind, const json_t *doc,
  */
 bool tafel_schema_touches_flag(enum tafel_kind kind, const json_t *current, const json_t *set,
                                unsigned flag, const char **field);
+
+/** @brief True if the row of @p kind has a TAFEL_FF_SECRET field. */
+bool tafel_schema_has_secrets(enum tafel_kind kind);
+
+/** @brief True if @p doc (a document of @p kind) holds a TAFEL_FF_SECRET field. */
+bool tafel_schema_holds_secrets(enum tafel_kind kind, const json_t *doc);
+
+/** @brief Remove every TAFEL_FF_SECRET field of @p kind from @p doc: the
+ *  document as those who may not read them see it. */
+void tafel_schema_strip_secrets(enum tafel_kind kind, json_t *doc);
 
 #endif /* TAFEL_SCHEMA_H */

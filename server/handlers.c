@@ -118,30 +118,23 @@ void tafel_handle_request(struct tafel_server *srv, struct conn *c, struct tafel
 
 /* ------------------------------------------------------------------- reads */
 
-/* A session's join code lets anyone in: only its moderators (who hand it
- * out) and the inwoners already at that session's table see it. */
-static bool sees_join_code(const struct tafel_actor *a, const char *opgave, const char *id)
-{
-    return tafel_actor_moderates(a, opgave) || (a->session[0] && id && strcmp(a->session, id) == 0);
-}
-
 bool doc_needs_view(const struct tafel_actor *a, const char *kind, const char *opgave)
 {
     if (tafel_actor_moderates(a, opgave))
         return false;
-    /* A moderated kind (its row says so) may be hidden; a sessie has its
-     * join code (doc_hide_secrets). */
+    /* A moderated kind (its row says so) may be hidden; a kind with secret
+     * fields has them removed (doc_hide_secrets). */
     const struct tafel_kind_def *def = tafel_schema_kind_by_name(kind);
-    return def && (def->moderated || def->kind == TAFEL_KIND_SESSIE);
+    return def && (def->moderated || tafel_schema_has_secrets(def->kind));
 }
 
 void doc_hide_secrets(const struct tafel_actor *a, enum tafel_kind kind, json_t *doc)
 {
-    if (kind != TAFEL_KIND_SESSIE || !json_object_get(doc, "join_code"))
+    if (!tafel_schema_holds_secrets(kind, doc))
         return;
     const char *opgave = json_string_value(json_object_get(doc, "opgave"));
-    if (!sees_join_code(a, opgave, json_string_value(json_object_get(doc, "id"))))
-        json_object_del(doc, "join_code");
+    if (!tafel_perm_sees_secrets(a, opgave, json_string_value(json_object_get(doc, "id"))))
+        tafel_schema_strip_secrets(kind, doc);
 }
 
 bool doc_readable(const struct tafel_actor *a, const char *kind, const char *opgave,
@@ -170,17 +163,9 @@ bool doc_readable(const struct tafel_actor *a, const char *kind, const char *opg
 
 bool tafel_read_rate_ok(struct conn *c)
 {
-    int64_t now = tafel_time_mono_ms();
-    if (c->read_ms == 0)
-        c->read_tokens = READ_BURST;
-    else
-        c->read_tokens += (double)(now - c->read_ms) * READ_RATE / 1000.0;
-    if (c->read_tokens > READ_BURST)
-        c->read_tokens = READ_BURST;
-    c->read_ms = now;
-    if (c->read_tokens < 1)
+    if (tafel_bucket_fill(&c->reads, READ_RATE, READ_BURST, tafel_time_mono_ms()) < 1)
         return false;
-    c->read_tokens -= 1;
+    c->reads.tokens -= 1;
     return true;
 }
 

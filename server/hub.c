@@ -144,10 +144,7 @@ enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t 
     if (!tafel_perm_can_read(&c->actor, kind, opgave, false))
         return HUB_SKIP;
     if (flags & TAFEL_CF_SECRET)
-        return tafel_actor_moderates(&c->actor, opgave) ||
-                       (c->actor.session[0] && strcmp(c->actor.session, id) == 0)
-                   ? HUB_FULL
-                   : HUB_REDACTED;
+        return tafel_perm_sees_secrets(&c->actor, opgave, id) ? HUB_FULL : HUB_REDACTED;
     if (!(flags & TAFEL_CF_HIDDEN) || tafel_actor_moderates(&c->actor, opgave))
         return HUB_FULL;
     /* Hidden now: tell those who may not see it that it is gone, once. */
@@ -242,17 +239,26 @@ static char *stub_event(const struct tafel_change *ch, size_t *len)
     return out;
 }
 
-/* A session's put without its join code. */
-static char *without_code_event(const struct tafel_change *ch, size_t *len)
+char *hub_event_without_secrets(uint64_t seq, enum tafel_kind kind, const json_t *doc,
+                                size_t headroom, size_t *len)
+{
+    json_t *open = json_copy((json_t *)doc); /* shallow: only the secret members go */
+    if (!open)
+        return NULL;
+    tafel_schema_strip_secrets(kind, open);
+    char *text = json_dumps(open, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(open);
+    char *out = text ? tafel_msg_event(seq, "put", text, strlen(text), headroom, len) : NULL;
+    free(text);
+    return out;
+}
+
+/* A change-log entry's put without its secret fields. */
+static char *without_secrets_event(const struct tafel_change *ch, enum tafel_kind kind, size_t *len)
 {
     json_t *doc = json_loadb(ch->doc, ch->doc_len, 0, NULL);
-    if (!doc)
-        return NULL;
-    json_object_del(doc, "join_code");
-    char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *out = doc ? hub_event_without_secrets(ch->seq, kind, doc, LWS_PRE, len) : NULL;
     json_decref(doc);
-    char *out = text ? tafel_msg_event(ch->seq, "put", text, strlen(text), LWS_PRE, len) : NULL;
-    free(text);
     return out;
 }
 
@@ -272,7 +278,8 @@ static bool log_walk_fn(void *ctx, const struct tafel_change *ch)
     else if (v == HUB_FULL)
         buf = tafel_msg_event(ch->seq, "put", ch->doc, ch->doc_len, LWS_PRE, &len);
     else if (v == HUB_REDACTED)
-        buf = (ch->flags & TAFEL_CF_SECRET) ? without_code_event(ch, &len) : stub_event(ch, &len);
+        buf = (ch->flags & TAFEL_CF_SECRET) ? without_secrets_event(ch, def->kind, &len)
+                                            : stub_event(ch, &len);
     if (v != HUB_SKIP) {
         struct frame *f = buf ? frame_new(buf, len) : NULL;
         if (!f) {

@@ -23,7 +23,7 @@
 /* Change-record flags (tafel_write.flags), set by the writer's hook. */
 #define TAFEL_CF_HIDDEN     0x1u /* the document after the change is a hidden reflectie */
 #define TAFEL_CF_WAS_HIDDEN 0x2u /* ... and before the change it was hidden too */
-#define TAFEL_CF_SECRET     0x4u /* the document holds a session's join code */
+#define TAFEL_CF_SECRET     0x4u /* the document holds a secret field (a join code) */
 #define TAFEL_CF_REDACTS    0x8u /* a delete or a hide: earlier content is stripped */
 
 struct hub *hub_new(tafel_store *st, size_t capacity);
@@ -60,6 +60,12 @@ size_t hub_frame_header(unsigned char *out, size_t len);
  *  its redacted form (a hidden reflectie: a delete stub; a session with a
  *  join code: the session without it). */
 enum hub_view { HUB_SKIP, HUB_FULL, HUB_REDACTED };
+
+/** @brief The `put` event of @p doc (a document of @p kind) without its
+ *  TAFEL_FF_SECRET fields, as those who may not read them get it; @p headroom
+ *  bytes free before it (as tafel_msg_event()). NULL on OOM. Any thread. */
+char *hub_event_without_secrets(uint64_t seq, enum tafel_kind kind, const json_t *doc,
+                                size_t headroom, size_t *len);
 
 /** @brief What @p c gets of a change to document @p id, given the
  *  subscriptions @p subs. */

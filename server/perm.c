@@ -91,3 +91,9 @@ bool tafel_perm_can_interact(enum tafel_role role)
 {
     return role != TAFEL_ROLE_WAARNEMER && (unsigned)role < TAFEL_ROLE__COUNT;
 }
+
+bool tafel_perm_sees_secrets(const struct tafel_actor *a, const char *opgave, const char *doc_id)
+{
+    return tafel_actor_moderates(a, opgave) ||
+           (a->session[0] && doc_id && strcmp(a->session, doc_id) == 0);
+}

@@ -65,6 +65,12 @@ enum tafel_err tafel_perm_check(const struct tafel_actor *a, enum tafel_kind kin
 enum tafel_err tafel_perm_visible(const struct tafel_actor *a, enum tafel_kind kind,
                                   const char *opgave, bool hidden, struct tafel_errinfo *info);
 
+/** @brief May @p a read the secret fields (TAFEL_FF_SECRET: a session's join
+ *  code, which lets anyone in) of document @p doc_id in @p opgave? Only the
+ *  opgave's moderators, who hand it out, and the inwoners already joined to
+ *  that very document (the session). */
+bool tafel_perm_sees_secrets(const struct tafel_actor *a, const char *opgave, const char *doc_id);
+
 /** @brief May @p a read a stored document (scope, hidden reflections)?
  *  @p hidden is the document's `hidden` field. */
 bool tafel_perm_can_read(const struct tafel_actor *a, enum tafel_kind kind, const char *opgave,

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "perm.h"
+#include "rate.h"
 #include "tafel_assembler.h"
 #include "tafel_protocol.h"
 #include "tafel_store.h"
@@ -134,9 +135,7 @@ struct conn {
     struct backlog backlog;
     bool presence_sent; /* an inwoner: has had its session's full presence list */
 
-    /* sub and list, which build large replies: a token bucket */
-    double read_tokens;
-    int64_t read_ms;
+    struct tafel_bucket reads; /* sub and list, which build large replies */
     /* closing: set, then the next WRITEABLE closes with it */
     int close_code;
     char close_reason[64];

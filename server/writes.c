@@ -18,6 +18,7 @@
 
 #include "handlers.h"
 #include "hub.h"
+#include "rate.h"
 #include "strmap.h"
 #include "tafel_time.h"
 
@@ -33,27 +34,22 @@ static const char *str_field(const json_t *doc, const char *name)
  * ("a:" + address). Per key alone is not enough: every join is a new actor,
  * so one join code in many hands would multiply the limit. */
 struct bucket {
-    double tokens, rate;
-    int64_t ms;
+    struct tafel_bucket b;
+    double rate; /* for the sweep: when it is full again */
 };
 
 static struct bucket *bucket_at(struct tafel_server *srv, const char *key, double rate, int64_t now)
 {
     struct bucket *b = strmap_get(srv->buckets, key);
     if (!b) {
-        b = malloc(sizeof(*b));
+        b = calloc(1, sizeof(*b));
         if (!b || !strmap_set(srv->buckets, key, b)) {
             free(b);
             return NULL;
         }
-        b->tokens = 2 * rate;
-    } else {
-        b->tokens += (double)(now - b->ms) * rate / 1000.0;
-        if (b->tokens > 2 * rate)
-            b->tokens = 2 * rate;
     }
     b->rate = rate;
-    b->ms = now;
+    tafel_bucket_fill(&b->b, rate, 2 * rate, now);
     return b;
 }
 
@@ -82,12 +78,12 @@ static const char *rate_refusal(struct tafel_server *srv, struct conn *c, const 
         b[i] = bucket_at(srv, limits[i].key, limits[i].rate, now);
         if (!b[i])
             return "out of memory";
-        if (b[i]->tokens < 1)
+        if (b[i]->b.tokens < 1)
             return limits[i].refusal;
     }
     for (size_t i = 0; i < 3; i++)
         if (b[i])
-            b[i]->tokens -= 1;
+            b[i]->b.tokens -= 1;
     return NULL;
 }
 
@@ -105,10 +101,10 @@ struct bucket_sweep {
 static void find_idle(void *ctx, const char *key, void *val)
 {
     struct bucket_sweep *bs = ctx;
-    const struct bucket *b = val;
+    struct tafel_bucket b = ((const struct bucket *)val)->b; /* a copy: only a look */
+    double rate = ((const struct bucket *)val)->rate;
     /* Full again: forgetting it changes nothing. */
-    if (bs->nidle < bs->cap &&
-        b->tokens + (double)(bs->now - b->ms) * b->rate / 1000.0 >= 2 * b->rate)
+    if (bs->nidle < bs->cap && tafel_bucket_fill(&b, rate, 2 * rate, bs->now) >= 2 * rate)
         snprintf(bs->idle[bs->nidle++], TAFEL_ID_MAX + 3, "%s", key);
 }
 
@@ -491,7 +487,7 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
      * whole document again). A delete strips it in the store anyway. */
     w->redact_history = hidden && !was_hidden;
     bool redacts = w->redact_history || w->op == TAFEL_OP_DELETE;
-    bool secret = proposed && json_object_get(proposed, "join_code");
+    bool secret = proposed && tafel_schema_holds_secrets(op->kind, proposed);
     w->flags = (hidden ? TAFEL_CF_HIDDEN : 0) | (was_hidden ? TAFEL_CF_WAS_HIDDEN : 0) |
                (secret ? TAFEL_CF_SECRET : 0) | (redacts ? TAFEL_CF_REDACTS : 0);
     /* The store may run the hook again (after growing the map): keep only
@@ -581,18 +577,9 @@ static void finish_doc(struct wop *op, size_t headroom)
     if ((w->flags & TAFEL_CF_HIDDEN) && !(w->flags & TAFEL_CF_WAS_HIDDEN)) {
         op->event_redacted = event_delete_stub(op, headroom, &op->event_redacted_len);
     } else if ((w->flags & TAFEL_CF_SECRET) && w->stored) {
-        /* Those who may not see the join code get the session without it. */
-        json_t *open = json_copy(w->stored); /* shallow: only join_code goes */
-        char *open_text = NULL;
-        if (open) {
-            json_object_del(open, "join_code");
-            open_text = json_dumps(open, JSON_COMPACT);
-            json_decref(open);
-        }
-        if (open_text)
-            op->event_redacted = tafel_msg_event(w->seq, "put", open_text, strlen(open_text),
-                                                 headroom, &op->event_redacted_len);
-        free(open_text);
+        /* Those who may not read the secret fields get the document without. */
+        op->event_redacted = hub_event_without_secrets(w->seq, op->kind, w->stored, headroom,
+                                                       &op->event_redacted_len);
     }
 }
 

@@ -76,6 +76,16 @@ def tafeld_path():
     raise RuntimeError("tafeld not found: set TAFELD=/path/to/tafeld")
 
 
+def tafel_path():
+    """The tafel under test: $TAFEL, else a build directory of this tree."""
+    cands = [os.environ.get("TAFEL")] + [os.path.join(_ROOT, d, "client-cli", "tafel")
+                                          for d in ("build-int", "build")]
+    found = [c for c in cands if c and os.access(c, os.X_OK)]
+    if not found:
+        raise RuntimeError("tafel not found: set TAFEL=/path/to/tafel")
+    return found[0]
+
+
 def run_tafeld(args, timeout=30, check=False):
     """Run `tafeld ARGS` to completion; returns CompletedProcess (text)."""
     cp = subprocess.run([tafeld_path()] + list(args), stdin=subprocess.DEVNULL,

@@ -30,19 +30,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tafel_harness import (JOIN_ALPHABET, KEY_RE, KINDS, Client, Server, TafelCase,  # noqa: E402
-                           init_data_dir, main, random_key, tafeld_path)
-
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-
-def tafel_path():
-    """The tafel under test: $TAFEL, else a build directory of this tree."""
-    cands = [os.environ.get("TAFEL")] + [os.path.join(_ROOT, d, "client-cli", "tafel")
-                                          for d in ("build-int", "build")]
-    found = [c for c in cands if c and os.access(c, os.X_OK)]
-    if not found:
-        raise RuntimeError("tafel not found: set TAFEL=/path/to/tafel")
-    return found[0]
+                           init_data_dir, main, random_key, tafel_path, tafeld_path)
 
 
 def cli_env(url, key, xdg, lang="nl_NL.UTF-8", extra=None):

@@ -61,9 +61,9 @@ import websockets.exceptions
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tafel_harness import (Client, ConnectionLost, RawWS, Server, TafelCase,  # noqa: E402
                            async_test, close_all_clients, http_get, init_data_dir, main,
-                           run_tafeld, sample_doc, tafeld_path, to_thread, wrong_join_code)
+                           run_tafeld, sample_doc, tafel_path, tafeld_path, to_thread,
+                           wrong_join_code)
 
-_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 # Under AddressSanitizer everything is 2-3x slower: time bounds scale with
 # this (the design's "within a second" included); counts and sizes do not.
@@ -129,16 +129,6 @@ def reset_peak_rss(pid):
         return True
     except OSError:
         return False
-
-
-def tafel_path():
-    """The tafel under test: $TAFEL, else a build directory of this tree."""
-    cands = [os.environ.get("TAFEL")] + [os.path.join(_ROOT, d, "client-cli", "tafel")
-                                          for d in ("build-int", "build")]
-    found = [c for c in cands if c and os.access(c, os.X_OK)]
-    if not found:
-        raise RuntimeError("tafel not found: set TAFEL=/path/to/tafel")
-    return found[0]
 
 
 def cli_env(xdg, extra=None):

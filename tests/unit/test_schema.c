@@ -403,6 +403,22 @@ static void test_markdown_pages(void **state)
     free(pm);
 }
 
+/* Secret fields are marked in the row, and one function removes them: a
+ * session's join code, nothing of a reflectie. */
+static void test_secret_fields(void **state)
+{
+    (void)state;
+    assert_true(tafel_schema_has_secrets(TAFEL_KIND_SESSIE));
+    assert_false(tafel_schema_has_secrets(TAFEL_KIND_REFLECTIE));
+    json_t *s = json_pack("{s:s, s:s, s:s}", "id", "s1", "question", "Wat?", "join_code", "K7Q2");
+    assert_true(tafel_schema_holds_secrets(TAFEL_KIND_SESSIE, s));
+    tafel_schema_strip_secrets(TAFEL_KIND_SESSIE, s);
+    assert_false(tafel_schema_holds_secrets(TAFEL_KIND_SESSIE, s));
+    assert_null(json_object_get(s, "join_code"));
+    assert_string_equal(json_string_value(json_object_get(s, "question")), "Wat?");
+    json_decref(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +431,7 @@ int main(void)
         cmocka_unit_test(test_roles_and_actions_have_names),
         cmocka_unit_test(test_schema_json_follows_the_table),
         cmocka_unit_test(test_markdown_pages),
+        cmocka_unit_test(test_secret_fields),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
