@@ -177,6 +177,8 @@ struct tafel_writer *tafel_writer_start(tafel_store *st, struct lws_context *ctx
         pthread_cond_destroy(&wr->cv);
         goto fail;
     }
+    /* Named so that top -H, perf and tafel-bench can tell its CPU apart. */
+    pthread_setname_np(wr->thread, "tafel-writer");
     return wr;
 fail:
     free(wr->ops);
