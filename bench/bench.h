@@ -192,6 +192,17 @@ int64_t bench_proc_rss(pid_t pid);
 int64_t bench_proc_cpu_ns(pid_t pid);
 
 /**
+ * @brief The thread of process @p pid whose name (/proc comm, as set by
+ * pthread_setname_np) is @p comm, e.g. tafeld's "tafel-writer".
+ * @return its thread id, -1 when there is none (a server that does not name
+ *         its threads) or @p pid is unknown.
+ */
+pid_t bench_proc_thread(pid_t pid, const char *comm);
+
+/** @brief CPU time (utime + stime) in ns of thread @p tid of @p pid, -1 when unknown. */
+int64_t bench_proc_thread_cpu_ns(pid_t pid, pid_t tid);
+
+/**
  * @brief Blocking `GET path` on host:port, at most @p timeout_ms.
  * @return the HTTP status (and the body, malloc'd, in *body; free() it), or
  *         -1 when the server did not answer.

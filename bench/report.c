@@ -258,6 +258,16 @@ static void report_json(const char *scenario, const char *cmd, const struct mach
     json_decref(out);
 }
 
+/* Spaces that fill UTF-8 @p text to @p width columns: printf pads bytes, and
+ * "µs" is two columns in three bytes. */
+static int pad_to(const char *text, int width)
+{
+    int cols = 0;
+    for (const char *p = text; *p; p++)
+        cols += ((unsigned char)*p & 0xC0) != 0x80; /* not a continuation byte */
+    return cols < width ? width - cols : 0;
+}
+
 static void report_table(const char *scenario, const char *cmd, const struct machine *m,
                          const struct bench_run *runs, size_t nruns, const json_t *errors)
 {
@@ -279,8 +289,8 @@ static void report_table(const char *scenario, const char *cmd, const struct mac
             snprintf(target, sizeof(target), "%s %g  %s",
                      s.first->cmp == BENCH_AT_MOST ? "<=" : ">=", s.first->target,
                      met(&s) ? "met" : "MISSED");
-        printf("%-34s %12.3f %12.3f %12.3f  %-6s %s\n", names[k], s.median, s.min, s.max,
-               s.first->unit, target);
+        printf("%-34s %12.3f %12.3f %12.3f  %s%*s %s\n", names[k], s.median, s.min, s.max,
+               s.first->unit, pad_to(s.first->unit, 6), "", target);
     }
     for (size_t r = 0; r < nruns; r++)
         if (runs[r].note[0] && (r == 0 || strcmp(runs[r].note, runs[0].note) != 0))

@@ -63,15 +63,25 @@ static double ms(int64_t ns)
     return (double)ns / 1e6;
 }
 
-/* Server and load-generator CPU over one phase. */
+/* tafeld names the thread that runs every write transaction (and its sync)
+ * so that its CPU can be told apart from the event loop's. */
+#define WRITER_THREAD "tafel-writer"
+
+/* Server, its writer thread's and load-generator CPU over one phase. */
 struct cpu_mark {
     int64_t wall, server, self;
+    pid_t writer_tid; /* -1: no thread of that name (an older tafeld) */
+    int64_t writer;   /* its CPU, -1 when unknown */
 };
 
 static void cpu_mark(struct cpu_mark *m, const struct bench_server *s)
 {
     m->wall = bench_now_ns();
     m->server = bench_proc_cpu_ns(s->watch_pid);
+    /* Looked up at every mark: a thread id that changed between two marks
+     * is a different thread, whose CPU cannot be subtracted. */
+    m->writer_tid = bench_proc_thread(s->watch_pid, WRITER_THREAD);
+    m->writer = bench_proc_thread_cpu_ns(s->watch_pid, m->writer_tid);
     m->self = bench_self_cpu_ns();
 }
 
@@ -89,6 +99,33 @@ static void cpu_figures(struct bench_run *r, const struct cpu_mark *a, const str
     bench_fig(r, "load generator CPU", "s", (double)(b->self - a->self) / 1e9, BENCH_NO_TARGET, 0);
     bench_fig(r, "load generator CPU (of one core)", "%",
               100.0 * (double)(b->self - a->self) / wall, BENCH_NO_TARGET, 0);
+}
+
+/* The server's CPU between @p a and @p b per unit of work (@p n acked
+ * writes, delivered events), in µs: what a unit costs, whatever the rate. */
+static void server_cpu_per(struct bench_run *r, const char *name, const struct cpu_mark *a,
+                           const struct cpu_mark *b, uint64_t n)
+{
+    if (n && a->server >= 0 && b->server >= 0)
+        bench_fig(r, name, "µs", (double)(b->server - a->server) / 1e3 / (double)n, BENCH_NO_TARGET,
+                  0);
+}
+
+/* The writer thread's CPU between @p a and @p b: per acked write (of @p n)
+ * and as % of one core, the core that bounds the write rate. Nothing when
+ * the thread was not found at both marks (an older tafeld did not name it).
+ * @return whether the figures were added. */
+static bool writer_cpu_figures(struct bench_run *r, const struct cpu_mark *a,
+                               const struct cpu_mark *b, uint64_t n)
+{
+    double wall = (double)(b->wall - a->wall);
+    if (a->writer_tid <= 0 || a->writer_tid != b->writer_tid || a->writer < 0 || b->writer < 0 ||
+        wall <= 0 || !n)
+        return false;
+    double cpu = (double)(b->writer - a->writer);
+    bench_fig(r, "writer thread CPU (of one core)", "%", 100.0 * cpu / wall, BENCH_NO_TARGET, 0);
+    bench_fig(r, "writer thread CPU per write", "µs", cpu / 1e3 / (double)n, BENCH_AT_MOST, 10);
+    return true;
 }
 
 /* Run the loop until @p done, failing with "timed out waiting for WHAT". */
@@ -848,10 +885,12 @@ int bench_fanout(const struct bench_opts *o, struct bench_server *s, struct benc
     bench_fig(r, "writes acked", "writes", (double)sc.wr.total_acked, BENCH_NO_TARGET, 0);
     latency_figures(r, ack_latency, &sc.wr.hist, 0);
     cpu_figures(r, &a, &b);
+    server_cpu_per(r, "server CPU per delivery", &a, &b, sc.subs.events);
     snprintf(r->note, sizeof(r->note),
              "latency: from just before the writer's send to each subscriber's receipt (send time "
              "embedded in the document); p99 target %d ms at this rate; delivered/s target = "
-             "98%% of S x R",
+             "98%% of S x R; CPU per delivery = server CPU over the phase (writes included) / "
+             "events delivered",
              o->rate >= 1000 ? 5 : 20);
     ret = rc;
 cleanup:
@@ -902,10 +941,17 @@ int bench_writes(const struct bench_opts *o, struct bench_server *s, struct benc
               BENCH_NO_TARGET, 0);
     bench_fig(r, "commits per second", "c/s", commits / o->duration, BENCH_NO_TARGET, 0);
     cpu_figures(r, &a, &b);
+    /* Every write issued in the phase is acked in it (drained), so the CPU
+     * of the phase divides by all of them, not only those in the window. */
+    server_cpu_per(r, "server CPU per write", &a, &b, sc.wr.total_acked);
+    bool writer = writer_cpu_figures(r, &a, &b, sc.wr.total_acked);
     snprintf(r->note, sizeof(r->note),
              "%ld writers, %ld put(s) in flight each, closed loop for %.1f s; every ack follows "
-             "its sync (the server's contract); batch size from /metrics deltas",
-             o->writers, o->depth, o->duration);
+             "its sync (the server's contract); batch size from /metrics deltas; CPU per write = "
+             "CPU over the phase / acked writes; %s",
+             o->writers, o->depth, o->duration,
+             writer ? "writer thread = the server's thread named " WRITER_THREAD
+                    : "no thread named " WRITER_THREAD " (an older tafeld): no writer figures");
     ret = 0;
 cleanup:
     free(m0);

@@ -17,6 +17,7 @@
 #include "bench.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
@@ -317,11 +318,11 @@ int64_t bench_proc_rss(pid_t pid)
     return kb < 0 ? -1 : kb * 1024;
 }
 
-int64_t bench_proc_cpu_ns(pid_t pid)
+/* utime + stime in ns from a /proc stat file (a process's or a thread's), -1 when unreadable. */
+static int64_t stat_cpu_ns(const char *path)
 {
-    char path[64], buf[1024];
-    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-    FILE *f = pid > 0 ? fopen(path, "r") : NULL;
+    char buf[1024];
+    FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     size_t n = fread(buf, 1, sizeof(buf) - 1, f);
@@ -335,6 +336,51 @@ int64_t bench_proc_cpu_ns(pid_t pid)
         return -1;
     long hz = sysconf(_SC_CLK_TCK);
     return (int64_t)((utime + stime) * (BENCH_NS_PER_S / (unsigned long long)hz));
+}
+
+int64_t bench_proc_cpu_ns(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+    return pid > 0 ? stat_cpu_ns(path) : -1;
+}
+
+pid_t bench_proc_thread(pid_t pid, const char *comm)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+    DIR *d = pid > 0 ? opendir(path) : NULL;
+    if (!d)
+        return -1;
+    pid_t found = -1;
+    struct dirent *e;
+    while (found < 0 && (e = readdir(d))) {
+        char cpath[96], name[64];
+        char *end;
+        long tid = strtol(e->d_name, &end, 10);
+        if (tid <= 0 || *end) /* "." and ".." */
+            continue;
+        snprintf(cpath, sizeof(cpath), "%s/%ld/comm", path, tid);
+        FILE *f = fopen(cpath, "r");
+        if (!f)
+            continue; /* the thread has just exited */
+        /* comm is the name and a newline (at most 15 bytes of name). */
+        if (fgets(name, sizeof(name), f)) {
+            name[strcspn(name, "\n")] = '\0';
+            if (strcmp(name, comm) == 0)
+                found = (pid_t)tid;
+        }
+        fclose(f);
+    }
+    closedir(d);
+    return found;
+}
+
+int64_t bench_proc_thread_cpu_ns(pid_t pid, pid_t tid)
+{
+    char path[80];
+    snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", (int)pid, (int)tid);
+    return pid > 0 && tid > 0 ? stat_cpu_ns(path) : -1;
 }
 
 /* ------------------------------------------------------------------- HTTP */
