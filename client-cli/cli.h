@@ -9,7 +9,10 @@
  * every command receives, the parsed command line, the interface texts and
  * the prototypes of the modules:
  *
- *   main.c      argument parsing, the command table, --help, dispatch
+ *   main.c      the entry point: global options, the command table, --help,
+ *               dispatch
+ *   args.c      the command line split into words and options, the option
+ *               accessors the commands use
  *   config.c    where URL and key come from; `tafel login`
  *   conn.c      the libwebsockets client (conn.h)
  *   commands.c  the generic kind commands driven by the schema table,
@@ -17,7 +20,7 @@
  *   admin.c     keys, audit, whoami
  *   watch.c     the live change stream with reconnect
  *   report.c    the opgave's story for the council (md, html, json)
- *   output.c    texts in two languages, tables, JSON, the error line
+ *   output.c    texts in two languages, tables, JSON, the error line, today
  *
  * Ownership: `struct cli` owns the connection, the strings read from the
  * config file and the pending error text; cli_cleanup() frees them all.
@@ -211,7 +214,7 @@ enum cli_text {
         T__COUNT
 };
 
-/* ---------------------------------------------------------- command line */
+/* ---------------------------------------------------------------- args.c */
 
 #define CLI_ARGS_MAX 256
 
@@ -231,9 +234,21 @@ struct cli_args {
     size_t nopts;
 };
 
+struct cli;
+
+/** @brief Split @p argv into @p a: positional words and options, in order.
+ *  `--` ends the options, `-h` is --help; an option that is not a flag
+ *  takes the next word unless it starts with `--`. argv is modified (an
+ *  `=` becomes a NUL) and @p a points into it. A usage error is recorded
+ *  through @p cli. */
+enum cli_exit cli_args_split(struct cli *cli, int argc, char **argv, struct cli_args *a);
+
+/** @brief True for the global flags (--json --help --version): flags for
+ *  every command, taken out by main.c wherever they stand. */
+bool cli_global_flag(const char *name);
+
 /** @brief The value of option @p name (marks it used); NULL if absent.
  *  Given twice is a usage error reported through @p cli (then *twice). */
-struct cli;
 const char *cli_opt(struct cli *cli, struct cli_args *a, const char *name, bool *twice);
 
 /** @brief The @p i-th occurrence of a repeatable option (marks it used). */
@@ -333,6 +348,9 @@ const char *field_label(const struct cli *cli, const struct tafel_field *f, char
 /** @brief Print @p doc for people (field, label, value) or as JSON. */
 void out_doc(const struct cli *cli, const json_t *doc);
 
+/** @brief Today's local date as YYYY-MM-DD into @p buf (11 bytes). */
+void today(char buf[11]);
+
 /* ---------------------------------------------------------------- conn.c */
 
 /** @brief Connect to cli->url and sign in with cli->key (once per process;
@@ -399,10 +417,5 @@ char *config_path(void);
 
 /** @brief Save @p url and @p key in the config file (mode 0600). */
 enum cli_exit config_save(struct cli *cli, const char *url, const char *key);
-
-/* ---------------------------------------------------------------- misc */
-
-/** @brief Today's local date as YYYY-MM-DD into @p buf (11 bytes). */
-void today(char buf[11]);
 
 #endif /* TAFEL_CLI_H */

@@ -1,21 +1,24 @@
 /*
- * main.c - `tafel`, the command-line client: the command line, the command
- * table, --help and --version, and the one place that prints an error.
+ * main.c - `tafel`, the command-line client: the entry point, the global
+ * options, the command table, --help and --version, and the one place that
+ * prints an error.
  *
- * The command line is split once into positional words and `--name value`
+ * args.c splits the command line into positional words and `--name value`
  * options; the global options (--url --key --ca --json --lang --timeout
- * --help) are taken out wherever they stand, the rest belongs to the
+ * --help) are taken out here wherever they stand, the rest belongs to the
  * command. A command is a row of the table below (name, handler, the
  * options it takes, its help); `tafel KIND ...` for the nine kinds of the
  * schema is one row too, handled by the generic kind commands. Options are
  * checked against the row before the handler runs, so a typo never reaches
  * the server. The handler's exit code is the process's; if it recorded an
  * error, main() prints that single line on stderr.
+ *
+ * Nothing here is called from another file: the commands stand below the
+ * table that names them.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "cli.h"
 #include "conn.h"
@@ -124,107 +127,7 @@ static const struct command commands[] = {
 
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
-/* ---------------------------------------------------------- command line */
-
-/* Global flags: taken out of the command line wherever they stand. */
-static bool is_global_flag(const char *name)
-{
-    return strcmp(name, "json") == 0 || strcmp(name, "help") == 0 || strcmp(name, "version") == 0;
-}
-
-/* Options without a value: the global flags and the commands' flags. */
-static bool is_flag(const char *name)
-{
-    return is_global_flag(name) || strcmp(name, "cascade") == 0;
-}
-
-static enum cli_exit split_args(struct cli *cli, int argc, char **argv, struct cli_args *a)
-{
-    memset(a, 0, sizeof(*a));
-    bool only_pos = false;
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (a->npos == CLI_ARGS_MAX || a->nopts == CLI_ARGS_MAX)
-            return cli_usage(cli, T_TOO_MANY_ARGS, "%d", argc);
-        if (only_pos || strncmp(s, "--", 2) != 0 || s[2] == '\0') {
-            if (!only_pos && strcmp(s, "--") == 0) {
-                only_pos = true;
-                continue;
-            }
-            if (strcmp(s, "-h") == 0) {
-                a->opts[a->nopts++] = (struct cli_opt){"help", NULL, false};
-                continue;
-            }
-            a->pos[a->npos++] = s;
-            continue;
-        }
-        struct cli_opt *o = &a->opts[a->nopts++];
-        o->name = s + 2;
-        char *eq = strchr(s + 2, '=');
-        if (eq) {
-            *eq = '\0'; /* argv is ours to split */
-            o->value = eq + 1;
-        } else if (!is_flag(o->name)) {
-            if (i + 1 >= argc || strncmp(argv[i + 1], "--", 2) == 0)
-                return cli_usage(cli, T_NEEDS_VALUE, "--%s", o->name);
-            o->value = argv[++i];
-        }
-    }
-    return CLI_EXIT_OK;
-}
-
-const char *cli_opt(struct cli *cli, struct cli_args *a, const char *name, bool *twice)
-{
-    const char *v = NULL;
-    bool seen = false;
-    for (size_t i = 0; i < a->nopts; i++) {
-        if (strcmp(a->opts[i].name, name) != 0)
-            continue;
-        if (seen && twice) {
-            *twice = true;
-            cli_usage(cli, T_OPTION_TWICE, "--%s", name);
-        }
-        a->opts[i].used = true;
-        v = a->opts[i].value;
-        seen = true;
-    }
-    return v;
-}
-
-const char *cli_opt_nth(struct cli_args *a, const char *name, size_t n)
-{
-    for (size_t i = 0; i < a->nopts; i++) {
-        if (strcmp(a->opts[i].name, name) == 0 && n-- == 0) {
-            a->opts[i].used = true;
-            return a->opts[i].value;
-        }
-    }
-    return NULL;
-}
-
-bool cli_flag(struct cli *cli, struct cli_args *a, const char *name, bool *bad)
-{
-    bool seen = false;
-    for (size_t i = 0; i < a->nopts; i++) {
-        if (strcmp(a->opts[i].name, name) != 0)
-            continue;
-        a->opts[i].used = true;
-        if (a->opts[i].value && !*bad) {
-            *bad = true;
-            cli_usage(cli, T_BAD_VALUE, "--%s=%s", name, a->opts[i].value);
-        }
-        seen = true;
-    }
-    return seen;
-}
-
-const struct cli_opt *cli_opt_unused(const struct cli_args *a)
-{
-    for (size_t i = 0; i < a->nopts; i++)
-        if (!a->opts[i].used)
-            return &a->opts[i];
-    return NULL;
-}
+/* -------------------------------------------------------- global options */
 
 static enum cli_lang lang_from_env(void)
 {
@@ -256,7 +159,7 @@ static enum cli_exit take_globals(struct cli *cli, struct cli_args *a, bool *ver
     cli->ca = ca ? ca : getenv("TAFEL_CA");
     for (size_t i = 0; i < a->nopts; i++) {
         const char *n = a->opts[i].name;
-        if (is_global_flag(n)) {
+        if (cli_global_flag(n)) {
             a->opts[i].used = true;
             cli->json |= strcmp(n, "json") == 0;
             cli->help |= strcmp(n, "help") == 0;
@@ -317,14 +220,6 @@ static void print_command_help(const struct cli *cli, const struct command *c)
 
 /* ------------------------------------------------------------------ main */
 
-void today(char buf[11])
-{
-    time_t t = time(NULL);
-    struct tm tm;
-    localtime_r(&t, &tm);
-    strftime(buf, 11, "%Y-%m-%d", &tm);
-}
-
 void cli_cleanup(struct cli *cli)
 {
     conn_free(cli->conn);
@@ -365,11 +260,11 @@ static enum cli_exit check_opts(struct cli *cli, const struct command *c, struct
     return CLI_EXIT_OK;
 }
 
-static enum cli_exit run(struct cli *cli, int argc, char **argv)
+static enum cli_exit dispatch(struct cli *cli, int argc, char **argv)
 {
     struct cli_args a;
     bool version = false;
-    enum cli_exit rc = split_args(cli, argc, argv, &a);
+    enum cli_exit rc = cli_args_split(cli, argc, argv, &a);
     if (rc == CLI_EXIT_OK)
         rc = take_globals(cli, &a, &version);
     if (rc != CLI_EXIT_OK)
@@ -418,7 +313,7 @@ int main(int argc, char **argv)
     cli.timeout_ms = DEFAULT_TIMEOUT_MS;
     cli.url = getenv("TAFEL_URL");
     cli.key = getenv("TAFEL_KEY");
-    enum cli_exit rc = run(&cli, argc, argv);
+    enum cli_exit rc = dispatch(&cli, argc, argv);
     if (cli.error) {
         fflush(stdout);
         fprintf(stderr, "%s\n", cli.error);

@@ -1,6 +1,8 @@
 /*
  * output.c - everything `tafel` says: the texts in Dutch and English, the
- * one error line, aligned tables for people and JSON for scripts.
+ * one error line, aligned tables for people and JSON for scripts, and the
+ * local date (a report's "made on", the default of --date), which is the
+ * user's day and not the server's.
  *
  * Commands never format an error themselves: they record it with
  * cli_fail() (problem, detail, what to do) and main() prints the one line on
@@ -12,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli.h"
 
@@ -223,6 +226,16 @@ char *out_value(const struct cli *cli, const json_t *v)
         return NULL;
     }
     return NULL;
+}
+
+/* ----------------------------------------------------------------- dates */
+
+void today(char buf[11])
+{
+    time_t t = time(NULL);
+    struct tm tm;
+    localtime_r(&t, &tm);
+    strftime(buf, 11, "%Y-%m-%d", &tm);
 }
 
 /* ---------------------------------------------------------------- tables */

@@ -6,14 +6,18 @@
  *
  * Never log a key or a join code: log the key id, the session id.
  */
+#include "auth.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include "handlers.h"
 #include "hub.h"
+#include "quota.h"
+#include "presence.h"
 #include "tafel_time.h"
+#include "writes.h"
 
 #define HELLO_TIMEOUT_MS 10000
 /* One town hall's Wi-Fi is one address for every phone in the room: a room
@@ -52,12 +56,12 @@ static struct join_guard *guard_find(struct tafel_server *srv, const char *addr,
     return g;
 }
 
-void join_guard_free(struct join_guard *g)
+void tafel_auth_free(struct tafel_server *srv)
 {
-    while (g) {
-        struct join_guard *next = g->next;
-        free(g);
-        g = next;
+    while (srv->join_guard) {
+        struct join_guard *next = srv->join_guard->next;
+        free(srv->join_guard);
+        srv->join_guard = next;
     }
 }
 
@@ -81,7 +85,7 @@ static void signed_in(struct tafel_server *srv, struct conn *c, const json_t *re
 static void refuse(struct conn *c, const json_t *req, enum tafel_err code, const char *msg,
                    int close_code)
 {
-    reply_error(c, req, code, NULL, msg);
+    conn_reply_error(c, req, code, NULL, msg);
     conn_close(c, close_code, tafel_err_wire(code));
 }
 
@@ -169,11 +173,12 @@ static void device_create_job(tafel_store *st, struct wop *op)
     sodium_memzero(token, sizeof(token));
 }
 
-void tafel_join_finish(struct tafel_server *srv, struct wop *op)
+/* The device job is done (loop): sign the connection in, or refuse it. */
+static void join_finish(struct tafel_server *srv, struct wop *op)
 {
     struct conn *c = op->conn;
     conn_resume_rx(c);
-    if (!c->wsi || c->close_code)
+    if (!c->io || c->close_code)
         return;
     if (op->job_err.code != TAFEL_E_OK || !op->job_result) {
         struct tafel_errinfo info = op->job_err;
@@ -248,7 +253,7 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
             g->fails++;
         log_info("conn=%llu join refused: no open session with that code",
                  (unsigned long long)c->id);
-        /* The answer comes a second later (tafel_sweep): guessing on one
+        /* The answer comes a second later (tafel_auth_sweep): guessing on one
          * connection is slow, and a typo costs a person nothing. */
         c->refuse_at_ms = now + JOIN_FAIL_DELAY_MS;
         c->refuse_req = r->req ? json_deep_copy(r->req) : NULL;
@@ -266,20 +271,20 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
         err = tafel_session_charge(srv, c, session, opgave, DEVICE_RECORD_BYTES, &info);
         if (err != TAFEL_E_OK) {
             log_warn("conn=%llu join refused: %s", (unsigned long long)c->id, info.message);
-            reply_error(c, r->req, err, info.field[0] ? info.field : NULL, info.message);
+            conn_reply_error(c, r->req, err, info.field[0] ? info.field : NULL, info.message);
             conn_close(c, err == TAFEL_E_RATE_LIMITED ? 4429 : 4403, tafel_err_wire(err));
             json_decref(fs.found);
             return;
         }
         conn_pause_rx(c); /* nothing else is read before the join is answered */
         tafel_submit_job(
-            srv, c, r, device_create_job,
+            srv, c, r, device_create_job, join_finish,
             json_pack("{s:s, s:s, s:s}", "session", session, "opgave", opgave, "name", r->name));
     }
     json_decref(fs.found);
 }
 
-void tafel_sweep(struct tafel_server *srv)
+void tafel_auth_sweep(struct tafel_server *srv)
 {
     int64_t mono = tafel_time_mono_ms(), now = tafel_time_now_ms();
     for (struct conn *c = srv->conns; c; c = c->next) {

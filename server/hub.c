@@ -3,10 +3,10 @@
  */
 #include "hub.h"
 
-#include <libwebsockets.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "perm.h"
 #include "strmap.h"
 
 struct hub_event {
@@ -15,7 +15,7 @@ struct hub_event {
     char id[TAFEL_ID_MAX + 1];
     enum tafel_kind kind;
     uint32_t flags;
-    char *full, *redacted; /* LWS_PRE headroom + JSON; NULL: read the log */
+    char *full, *redacted; /* TAFEL_HEADROOM + JSON; NULL: read the log */
     size_t full_len, redacted_len;
 };
 
@@ -25,16 +25,7 @@ struct hub {
     uint64_t first;           /* seq of the oldest event in the ring */
     uint64_t last;            /* seq of the newest change (ring or not) */
     struct strmap *followers; /* opgave id or "*" -> subscriptions (as an integer) */
-    unsigned char *burst;     /* LWS_PRE + HUB_BURST_BYTES: frames for one send() */
 };
-
-/* A subscriber that is more than one event behind gets the due events as
- * consecutive WebSocket frames in one send(): still one message per event on
- * the wire, but one syscall (and one wake-up of the reader) for many. Sending
- * each event alone costs a loopback send() of ~5 us per event, which at
- * 200,000 deliveries a second is more than a core; batching makes the cost
- * per event fall exactly when the loop falls behind. */
-#define HUB_BURST_EVENTS 64
 
 struct hub *hub_new(tafel_store *st, size_t capacity)
 {
@@ -43,9 +34,7 @@ struct hub *hub_new(tafel_store *st, size_t capacity)
         return NULL;
     h->ring = calloc(capacity, sizeof(*h->ring));
     h->followers = strmap_new();
-    h->burst = malloc(LWS_PRE + HUB_BURST_BYTES);
-    if (!h->ring || !h->followers || !h->burst) {
-        free(h->burst);
+    if (!h->ring || !h->followers) {
         free(h->ring);
         strmap_free(h->followers);
         free(h);
@@ -72,7 +61,6 @@ void hub_free(struct hub *h)
         event_clear(&h->ring[i]);
     free(h->ring);
     strmap_free(h->followers);
-    free(h->burst);
     free(h);
 }
 
@@ -234,7 +222,7 @@ static char *stub_event(const struct tafel_change *ch, size_t *len)
     json_decref(stub);
     if (!text)
         return NULL;
-    char *out = tafel_msg_event(ch->seq, "delete", text, strlen(text), LWS_PRE, len);
+    char *out = tafel_msg_event(ch->seq, "delete", text, strlen(text), TAFEL_HEADROOM, len);
     free(text);
     return out;
 }
@@ -257,7 +245,7 @@ char *hub_event_without_secrets(uint64_t seq, enum tafel_kind kind, const json_t
 static char *without_secrets_event(const struct tafel_change *ch, enum tafel_kind kind, size_t *len)
 {
     json_t *doc = json_loadb(ch->doc, ch->doc_len, 0, NULL);
-    char *out = doc ? hub_event_without_secrets(ch->seq, kind, doc, LWS_PRE, len) : NULL;
+    char *out = doc ? hub_event_without_secrets(ch->seq, kind, doc, TAFEL_HEADROOM, len) : NULL;
     json_decref(doc);
     return out;
 }
@@ -276,7 +264,7 @@ static bool log_walk_fn(void *ctx, const struct tafel_change *ch)
     if (v != HUB_SKIP && (!ch->doc || ch->op == TAFEL_OP_DELETE))
         buf = stub_event(ch, &len); /* no content left: never more than now */
     else if (v == HUB_FULL)
-        buf = tafel_msg_event(ch->seq, "put", ch->doc, ch->doc_len, LWS_PRE, &len);
+        buf = tafel_msg_event(ch->seq, "put", ch->doc, ch->doc_len, TAFEL_HEADROOM, &len);
     else if (v == HUB_REDACTED)
         buf = (ch->flags & TAFEL_CF_SECRET) ? without_secrets_event(ch, def->kind, &len)
                                             : stub_event(ch, &len);
@@ -319,25 +307,6 @@ uint64_t hub_queue_from_log(struct tafel_server *srv, struct conn *c, const stru
 
 /* --------------------------------------------------------------- delivery */
 
-size_t hub_frame_header(unsigned char *out, size_t len)
-{
-    out[0] = 0x81;
-    if (len < 126) {
-        out[1] = (unsigned char)len;
-        return 2;
-    }
-    if (len <= 0xffff) {
-        out[1] = 126;
-        out[2] = (unsigned char)(len >> 8);
-        out[3] = (unsigned char)len;
-        return 4;
-    }
-    out[1] = 127;
-    for (int i = 0; i < 8; i++)
-        out[2 + i] = (unsigned char)((uint64_t)len >> (56 - 8 * i));
-    return 10;
-}
-
 /* The next ring event @p c may read after its cursor, with the cursor moved
  * past it and past what it skips. NULL (cursor unchanged at the first event
  * that needs more than the ring) when none is due from the ring. */
@@ -359,7 +328,7 @@ static const char *next_from_ring(struct hub *h, struct conn *c, size_t *len)
             return NULL; /* not serialised: the caller reads the log */
         *len = v == HUB_FULL ? e->full_len : e->redacted_len;
         c->cursor = next;
-        return buf + LWS_PRE;
+        return buf + TAFEL_HEADROOM;
     }
     return NULL;
 }
@@ -375,52 +344,29 @@ int hub_deliver(struct tafel_server *srv, struct conn *c)
         c->cursor = h->last;
         return 0;
     }
-    size_t len;
-    const char *first = next_from_ring(h, c, &len);
-    if (first) {
-        /* Shared buffer: lws_write puts the frame header into the headroom
-         * and sends (or copies what the socket did not take) at once, so the
-         * buffer can serve the next subscriber right after. */
-        uint64_t at_first = c->cursor;
-        size_t first_len = len, used = 0, n = 0;
-        unsigned char *out = h->burst + LWS_PRE;
-        const char *more = first_len + 10 <= HUB_BURST_BYTES ? next_from_ring(h, c, &len) : NULL;
-        if (!more) {
-            c->cursor = at_first; /* what lay beyond was not taken */
-            if (lws_write(c->wsi, (unsigned char *)first, first_len, LWS_WRITE_TEXT) <
-                (int)first_len)
-                return -1;
-            conn_wrote(srv, c, first_len);
-            srv->m.messages_out++;
-            srv->m.events_delivered++;
-            /* Re-arm only when more may be due: a WRITEABLE that finds
-             * nothing costs a poll round per subscriber per event. */
-            return 1;
+    /* Every due event the ring holds, up to a burst: one write. */
+    const char *msg[TAFEL_BURST_MSGS];
+    size_t len[TAFEL_BURST_MSGS], n = 0, used = 0;
+    while (n < TAFEL_BURST_MSGS) {
+        uint64_t at = c->cursor;
+        size_t l;
+        const char *m = next_from_ring(h, c, &l);
+        if (!m)
+            break;
+        if (n && !conn_burst_fits(used, n, l)) {
+            c->cursor = at; /* this one goes next time */
+            break;
         }
-        /* Several due: consecutive frames in one raw write. */
-        used = hub_frame_header(out, first_len);
-        memcpy(out + used, first, first_len);
-        used += first_len;
-        n = 1;
-        for (;;) {
-            uint64_t at = c->cursor;
-            if (used + 10 + len > HUB_BURST_BYTES) {
-                c->cursor = at - 1; /* this one goes next time */
-                break;
-            }
-            used += hub_frame_header(out + used, len);
-            memcpy(out + used, more, len);
-            used += len;
-            n++;
-            if (n == HUB_BURST_EVENTS || !(more = next_from_ring(h, c, &len)))
-                break;
-        }
+        msg[n] = m;
+        len[n] = l;
+        used += l;
+        n++;
+    }
+    if (n) {
         /* The cursor is at the last event taken, or past events skipped
          * after it: never past one that is due and was not taken. */
-        if (lws_write(c->wsi, out, used, LWS_WRITE_RAW) < (int)used)
+        if (conn_write_msgs(c, msg, len, n) < 0)
             return -1;
-        conn_wrote(srv, c, used);
-        srv->m.messages_out += n;
         srv->m.events_delivered += n;
         return 1;
     }

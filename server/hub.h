@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "conn.h"
 #include "server.h"
 
 /* Change-record flags (tafel_write.flags), set by the writer's hook. */
@@ -48,14 +49,6 @@ void hub_append(struct tafel_server *srv, uint64_t seq, const char *opgave, enum
                 const char *id, uint32_t flags, char *full, size_t full_len, char *redacted,
                 size_t redacted_len);
 
-/* Several due messages go out as consecutive frames in one raw write of at
- * most this many bytes (hub_deliver, and the reply queue in ws.c). */
-#define HUB_BURST_BYTES 16384
-
-/** @brief Write the header of an unmasked, final text frame of @p len bytes
- *  at @p out (room for 10 bytes); returns its length (2, 4 or 10). */
-size_t hub_frame_header(unsigned char *out, size_t len);
-
 /** What a subscriber gets of one change: nothing, the event as stored, or
  *  its redacted form (a hidden reflectie: a delete stub; a session with a
  *  join code: the session without it). */
@@ -74,8 +67,8 @@ enum hub_view hub_view_for(const struct conn *c, const struct sub *subs, size_t 
                            uint32_t flags);
 
 /**
- * @brief Send @p c its next live events if any are due: from the ring with one
- * lws_write, or, behind the ring, by queueing a chunk read from the change
+ * @brief Send @p c its next live events if any are due: from the ring in one
+ * write (conn_write_msgs), or, behind the ring, by queueing a chunk read from the change
  * log. Returns 1 if something was written or queued (call again on the next
  * WRITEABLE), 0 if @p c is current, -1 if the write failed.
  */

@@ -14,9 +14,10 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "handlers.h"
 #include "server.h"
+#include "tafel_protocol.h"
 #include "tafel_time.h"
+#include "ws.h"
 
 #ifndef TAFEL_WEB_DIR
 #define TAFEL_WEB_DIR "web"
@@ -436,7 +437,6 @@ static int cmd_serve(struct args *a)
         return 1;
     raise_nofile(a->cfg.max_connections);
     int rc = tafel_server_run(&srv);
-    join_guard_free(srv.join_guard);
     tafel_store_close(srv.store);
     return rc;
 }

@@ -2,13 +2,15 @@
  * metrics.c - /metrics in the Prometheus text format, from the counters the
  * loop keeps in struct tafel_metrics (loop thread only, so no atomics).
  */
+#include "metrics.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "hub.h"
-#include "server.h"
+#include "conn.h"
 #include "tafel_time.h"
 
 struct out {

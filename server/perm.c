@@ -97,3 +97,64 @@ bool tafel_perm_sees_secrets(const struct tafel_actor *a, const char *opgave, co
     return tafel_actor_moderates(a, opgave) ||
            (a->session[0] && doc_id && strcmp(a->session, doc_id) == 0);
 }
+
+/* ------------------------------------------------------ what an actor sees */
+
+bool tafel_actor_covers(const struct tafel_actor *a, const json_t *opgaven)
+{
+    if (!a->scope)
+        return true;
+    if (!json_is_array(opgaven) || json_array_size(opgaven) == 0)
+        return false; /* "*" or nothing: wider than any scope */
+    size_t i;
+    json_t *v;
+    json_array_foreach(opgaven, i, v)
+    {
+        if (!tafel_actor_sees_opgave(a, json_string_value(v)))
+            return false;
+    }
+    return true;
+}
+
+bool tafel_doc_needs_view(const struct tafel_actor *a, const char *kind, const char *opgave)
+{
+    if (tafel_actor_moderates(a, opgave))
+        return false;
+    /* A moderated kind (its row says so) may be hidden; a kind with secret
+     * fields has them removed (doc_hide_secrets). */
+    const struct tafel_kind_def *def = tafel_schema_kind_by_name(kind);
+    return def && (def->moderated || tafel_schema_has_secrets(def->kind));
+}
+
+void tafel_doc_hide_secrets(const struct tafel_actor *a, enum tafel_kind kind, json_t *doc)
+{
+    if (!tafel_schema_holds_secrets(kind, doc))
+        return;
+    const char *opgave = json_string_value(json_object_get(doc, "opgave"));
+    if (!tafel_perm_sees_secrets(a, opgave, json_string_value(json_object_get(doc, "id"))))
+        tafel_schema_strip_secrets(kind, doc);
+}
+
+bool tafel_doc_readable(const struct tafel_actor *a, const char *kind, const char *opgave,
+                        const char *json, size_t len, json_t **doc)
+{
+    const struct tafel_kind_def *def = tafel_schema_kind_by_name(kind);
+    if (!def || !tafel_perm_can_read(a, def->kind, opgave, false))
+        return false;
+    json_t *d = NULL;
+    if (doc || tafel_doc_needs_view(a, kind, opgave)) {
+        d = json_loadb(json, len, 0, NULL);
+        if (!d)
+            return false;
+        if (json_is_true(json_object_get(d, "hidden")) && !tafel_actor_moderates(a, opgave)) {
+            json_decref(d);
+            return false;
+        }
+        tafel_doc_hide_secrets(a, def->kind, d);
+    }
+    if (doc)
+        *doc = d;
+    else
+        json_decref(d);
+    return true;
+}

@@ -1,7 +1,8 @@
 /*
  * perm.h - who may do what: the role x kind x action cells of each kind's
  * row (protocol/schema.c, docs/permissions.md is written from them), and the
- * scope rules (which opgaven an actor sees).
+ * scope rules (which opgaven an actor sees), and what an actor sees of a
+ * stored document (hidden reflections, secret fields).
  *
  * Every request is checked here before its handler acts and, for what
  * depends on the stored document (ownership, hidden reflections), again in
@@ -78,5 +79,27 @@ bool tafel_perm_can_read(const struct tafel_actor *a, enum tafel_kind kind, cons
 
 /** @brief True if @p role may vote and feel (everyone but waarnemer). */
 bool tafel_perm_can_interact(enum tafel_role role);
+
+/** @brief True if every opgave of @p opgaven (an array of ids, or "*") lies
+ *  in @p a's scope; an unscoped actor covers everything. */
+bool tafel_actor_covers(const struct tafel_actor *a, const json_t *opgaven);
+
+/** @brief True if what @p a may see of a document of @p kind in @p opgave
+ *  can differ from the stored text (a document of a moderated kind, such
+ *  as a reflectie, that may be hidden; a session's join code): then it must
+ *  be parsed and passed through tafel_doc_readable(). */
+bool tafel_doc_needs_view(const struct tafel_actor *a, const char *kind, const char *opgave);
+
+/** @brief Remove from @p doc (a stored document of @p kind) what @p a may not
+ *  see of it: a session's join code, unless @p a moderates its opgave or
+ *  joined that session. */
+void tafel_doc_hide_secrets(const struct tafel_actor *a, enum tafel_kind kind, json_t *doc);
+
+/** @brief True if the document text @p json of @p kind in @p opgave may be
+ *  read by @p a; parses it for `hidden` only when that matters. On true,
+ *  *doc (if non-NULL) receives the parsed document with what @p a may not
+ *  see removed (caller decrefs). */
+bool tafel_doc_readable(const struct tafel_actor *a, const char *kind, const char *opgave,
+                        const char *json, size_t len, json_t **doc);
 
 #endif

@@ -11,12 +11,12 @@
  *
  * Loop thread only.
  */
+#include "presence.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
-
-#include "handlers.h"
+#include "conn.h"
 #include "tafel_time.h"
 
 #define PRESENCE_INTERVAL_MS 500
@@ -36,7 +36,7 @@ struct presence {
  * holders at the one their subscription names. */
 static bool *seat(struct conn *c, const char *session)
 {
-    if (!c->authed || c->close_code || !c->wsi)
+    if (!c->authed || c->close_code || !c->io)
         return NULL;
     if (c->actor.session[0] && strcmp(c->actor.session, session) == 0)
         return &c->presence_sent;
@@ -65,15 +65,6 @@ void tafel_presence_changed(struct tafel_server *srv, const char *opgave, const 
         srv->presence = p;
     }
     p->dirty = true;
-}
-
-static void send_copy(struct conn *c, const char *text, size_t len)
-{
-    char *buf = malloc(LWS_PRE + len + 1);
-    if (!buf)
-        return;
-    memcpy(buf + LWS_PRE, text, len + 1);
-    conn_send(c, frame_new(buf, len));
 }
 
 static char *presence_msg(const struct presence *p, const char *what, json_t *list, size_t *len)
@@ -124,10 +115,10 @@ static bool flush_one(struct tafel_server *srv, struct presence *p, int64_t now)
         for (struct conn *c = srv->conns; c; c = c->next) {
             bool *had = seat(c, p->session);
             if (had && !*had) {
-                send_copy(c, full, full_len);
+                conn_send(c, frame_copy(full, full_len));
                 *had = true;
             } else if (had && delta) {
-                send_copy(c, delta, delta_len);
+                conn_send(c, frame_copy(delta, delta_len));
             }
         }
         json_decref(p->announced);

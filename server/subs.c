@@ -7,13 +7,13 @@
  * is streamed a chunk per WRITEABLE (tafel_backlog_step) while the
  * connection's further requests wait (rx paused): the ok cannot overtake it.
  */
+#include "subs.h"
+
 #include <stdlib.h>
 #include <string.h>
 
-#include <libwebsockets.h>
-
-#include "handlers.h"
 #include "hub.h"
+#include "presence.h"
 
 #define SNAPSHOT_CHUNK_BYTES (32 * 1024)
 #define BACKLOG_CHUNK_FRAMES 256
@@ -74,7 +74,7 @@ static bool snap_fn(void *ctx, const char *kind, const char *id, const char *opg
 {
     (void)id;
     struct snap_ctx *sc = ctx;
-    if (!doc_needs_view(sc->actor, kind, opgave)) {
+    if (!tafel_doc_needs_view(sc->actor, kind, opgave)) {
         const struct tafel_kind_def *def = tafel_schema_kind_by_name(kind);
         if (!def || !tafel_perm_can_read(sc->actor, def->kind, opgave, false))
             return true;
@@ -82,7 +82,7 @@ static bool snap_fn(void *ctx, const char *kind, const char *id, const char *opg
         return !sc->oom;
     }
     json_t *doc;
-    if (!doc_readable(sc->actor, kind, opgave, json, len, &doc))
+    if (!tafel_doc_readable(sc->actor, kind, opgave, json, len, &doc))
         return true;
     char *text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(doc);
@@ -141,12 +141,12 @@ static uint64_t build_snapshot(struct tafel_server *srv, struct conn *c, const c
                           opgave, (unsigned long long)seq);
         const char *tail = i + 1 < sc.n ? "],\"more\":true}" : "],\"more\":false}";
         size_t tl = strlen(tail), len = (size_t)hl + sc.chunks[i].len + tl;
-        char *buf = malloc(LWS_PRE + len + 1);
+        char *buf = malloc(TAFEL_HEADROOM + len + 1);
         if (!buf) {
             *err = TAFEL_E_NOMEM;
             break;
         }
-        char *p = buf + LWS_PRE;
+        char *p = buf + TAFEL_HEADROOM;
         memcpy(p, head, (size_t)hl);
         if (sc.chunks[i].len)
             memcpy(p + hl, sc.chunks[i].buf, sc.chunks[i].len);
@@ -208,14 +208,14 @@ static void sub_ready(struct tafel_server *srv, struct conn *c, const json_t *re
         size_t cap = c->subs_cap ? c->subs_cap * 2 : 1;
         struct sub *grown = realloc(c->subs, cap * sizeof(*grown));
         if (!grown) {
-            reply_error(c, req, TAFEL_E_NOMEM, NULL, NULL);
+            conn_reply_error(c, req, TAFEL_E_NOMEM, NULL, NULL);
             return;
         }
         c->subs = grown;
         c->subs_cap = cap;
     }
     if (!hub_follow(srv->hub, opgave)) {
-        reply_error(c, req, TAFEL_E_NOMEM, NULL, NULL);
+        conn_reply_error(c, req, TAFEL_E_NOMEM, NULL, NULL);
         return;
     }
     struct sub *s = &c->subs[c->nsubs++];
@@ -252,27 +252,27 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
         if (!tafel_actor_sees_opgave(&c->actor, opgave) ||
             tafel_store_get(srv->store, "opgave", opgave, &doc) != TAFEL_E_OK) {
             json_decref(doc);
-            reply_error(c, r->req, TAFEL_E_NOT_FOUND, "opgave", "no such opgave");
+            conn_reply_error(c, r->req, TAFEL_E_NOT_FOUND, "opgave", "no such opgave");
             return;
         }
         json_decref(doc);
     }
     if (r->session && !session_in(srv, r->session, opgave)) {
-        reply_error(c, r->req, TAFEL_E_NOT_FOUND, "session", "no such session in this opgave");
+        conn_reply_error(c, r->req, TAFEL_E_NOT_FOUND, "session", "no such session in this opgave");
         return;
     }
     /* An inwoner sits at the table of the session it joined, no other. */
     if (r->session && c->actor.session[0] && strcmp(r->session, c->actor.session) != 0) {
-        reply_error(c, r->req, TAFEL_E_FORBIDDEN, "session",
-                    "an inwoner takes part in its own session only");
+        conn_reply_error(c, r->req, TAFEL_E_FORBIDDEN, "session",
+                         "an inwoner takes part in its own session only");
         return;
     }
     if (c->backlog.active) {
-        reply_error(c, r->req, TAFEL_E_CONFLICT, NULL, "a subscription is still catching up");
+        conn_reply_error(c, r->req, TAFEL_E_CONFLICT, NULL, "a subscription is still catching up");
         return;
     }
     if (c->nsubs >= TAFEL_MAX_SUBS && !find_sub(c, opgave)) {
-        reply_error(c, r->req, TAFEL_E_TOO_LARGE, "opgave", "too many subscriptions");
+        conn_reply_error(c, r->req, TAFEL_E_TOO_LARGE, "opgave", "too many subscriptions");
         return;
     }
     /* A since from another history (a restored or replaced data directory)
@@ -303,22 +303,9 @@ void handle_sub(struct tafel_server *srv, struct conn *c, struct tafel_request *
     conn_want_write(c);
 }
 
-void tafel_backlog_drop(struct tafel_server *srv, struct conn *c)
+static void backlog_end(struct conn *c)
 {
-    struct backlog *b = &c->backlog;
-    while (b->snap_head) {
-        struct frame *f = b->snap_head;
-        b->snap_head = f->next;
-        frame_free(f);
-    }
-    srv->queued_bytes -= b->snap_bytes;
-    json_decref(b->req);
-    memset(b, 0, sizeof(*b));
-}
-
-static void backlog_end(struct tafel_server *srv, struct conn *c)
-{
-    tafel_backlog_drop(srv, c);
+    conn_drop_backlog(c);
     conn_resume_rx(c);
 }
 
@@ -335,8 +322,8 @@ static int snapshot_step(struct tafel_server *srv, struct conn *c)
         b->snap_seq = build_snapshot(srv, c, b->opgave, &err);
         b->snap_built = true;
         if (err != TAFEL_E_OK) {
-            reply_error(c, b->req, err, NULL, NULL);
-            backlog_end(srv, c);
+            conn_reply_error(c, b->req, err, NULL, NULL);
+            backlog_end(c);
             return 1;
         }
     }
@@ -352,7 +339,7 @@ static int snapshot_step(struct tafel_server *srv, struct conn *c)
         return 1;
     }
     sub_ready(srv, c, b->req, b->opgave, b->session, b->snap_seq);
-    backlog_end(srv, c);
+    backlog_end(c);
     return 1;
 }
 
@@ -373,21 +360,21 @@ int tafel_backlog_step(struct tafel_server *srv, struct conn *c)
         b->snapshot = true;
         return 1;
     } else if (err != TAFEL_E_OK) {
-        reply_error(c, b->req, err, NULL, NULL);
+        conn_reply_error(c, b->req, err, NULL, NULL);
     } else if (done) {
         sub_ready(srv, c, b->req, b->opgave, b->session, b->end);
     } else {
         b->pos = reached;
         return 1;
     }
-    backlog_end(srv, c);
+    backlog_end(c);
     return 1;
 }
 
 void handle_unsub(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
 {
     if (!find_sub(c, r->opgave)) {
-        reply_error(c, r->req, TAFEL_E_NOT_FOUND, "opgave", "not subscribed");
+        conn_reply_error(c, r->req, TAFEL_E_NOT_FOUND, "opgave", "not subscribed");
         return;
     }
     remove_sub(srv, c, r->opgave);
@@ -409,5 +396,16 @@ void tafel_conn_leave(struct tafel_server *srv, struct conn *c)
         const char *opgave = json_string_value(json_array_get(c->actor.scope, 0));
         if (opgave)
             tafel_presence_changed(srv, opgave, c->actor.session);
+    }
+}
+
+void tafel_conns_settle(struct tafel_server *srv)
+{
+    while (srv->leavers) {
+        struct conn *c = srv->leavers;
+        srv->leavers = c->next_leaver;
+        c->next_leaver = NULL;
+        tafel_conn_leave(srv, c);
+        conn_unref(c);
     }
 }

@@ -1,255 +1,43 @@
 /*
  * writes.c - every change goes through here: a request becomes a writer
  * operation (`struct wop`), the writer thread commits it (wop_check runs
- * inside the transaction with the stored document in hand), serialises the
- * reply and events (tafel_writer_finish), and the loop sends them
- * (tafel_handle_write_done).
+ * inside the transaction with the stored document in hand) and serialises
+ * the reply and events (finish), and the loop sends them (write_done).
  *
  * What is checked where: the loop rejects what needs no stored document
  * (rate limit, role, scope of a new document, references); the hook checks
  * what does (ownership, hidden reflections, the opgave of an existing
  * document) and fills the fields only the server sets.
  */
+#include "writes.h"
+
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include <libwebsockets.h>
-
-#include "handlers.h"
 #include "hub.h"
-#include "rate.h"
-#include "strmap.h"
+#include "quota.h"
 #include "tafel_time.h"
+
+/* Writes per transaction at most: a batch's replies and events must not
+ * hold up the loop for long when it takes them. */
+#define MAX_BATCH 1024
+
+/* The writer thread's side: what it commits with. */
+struct tafel_writes {
+    struct tafel_writer *writer;
+    tafel_store *store;
+    void (*wake)(void *ctx);
+    void *wake_ctx;
+    struct tafel_write ops[MAX_BATCH]; /* scratch for one run (writer thread only) */
+};
 
 /* ---------------------------------------------------------------- helpers */
 
 static const char *str_field(const json_t *doc, const char *name)
 {
     return json_string_value(json_object_get(doc, name));
-}
-
-/* Write rates: token buckets of 2 x rate, refilled at the rate, kept per
- * key (its actor id), per joined session ("s:" + id) and per peer address
- * ("a:" + address). Per key alone is not enough: every join is a new actor,
- * so one join code in many hands would multiply the limit. */
-struct bucket {
-    struct tafel_bucket b;
-    double rate; /* for the sweep: when it is full again */
-};
-
-static struct bucket *bucket_at(struct tafel_server *srv, const char *key, double rate, int64_t now)
-{
-    struct bucket *b = strmap_get(srv->buckets, key);
-    if (!b) {
-        b = calloc(1, sizeof(*b));
-        if (!b || !strmap_set(srv->buckets, key, b)) {
-            free(b);
-            return NULL;
-        }
-    }
-    b->rate = rate;
-    tafel_bucket_fill(&b->b, rate, 2 * rate, now);
-    return b;
-}
-
-/* NULL when the write may go (a token taken from each bucket), else the
- * sentence to refuse it with. Tokens are taken only when all have one. */
-static const char *rate_refusal(struct tafel_server *srv, struct conn *c, const char *session)
-{
-    char skey[TAFEL_ID_MAX + 3], akey[sizeof(c->addr) + 2];
-    snprintf(skey, sizeof(skey), "s:%s", session ? session : "");
-    snprintf(akey, sizeof(akey), "a:%s", c->addr);
-    const struct {
-        const char *key;
-        double rate;
-        const char *refusal;
-    } limits[] = {
-        {c->authed ? c->actor.id : NULL, srv->cfg.write_rate, "too many writes; slow down"},
-        {session && session[0] ? skey : NULL, srv->cfg.session_write_rate,
-         "too many writes in this session; slow down"},
-        {akey, srv->cfg.address_write_rate, "too many writes from your network; slow down"},
-    };
-    struct bucket *b[3] = {NULL, NULL, NULL};
-    int64_t now = tafel_time_mono_ms();
-    for (size_t i = 0; i < 3; i++) {
-        if (!limits[i].key || limits[i].rate <= 0)
-            continue;
-        b[i] = bucket_at(srv, limits[i].key, limits[i].rate, now);
-        if (!b[i])
-            return "out of memory";
-        if (b[i]->b.tokens < 1)
-            return limits[i].refusal;
-    }
-    for (size_t i = 0; i < 3; i++)
-        if (b[i])
-            b[i]->b.tokens -= 1;
-    return NULL;
-}
-
-const char *tafel_write_refusal(struct tafel_server *srv, struct conn *c)
-{
-    return rate_refusal(srv, c, c->actor.session);
-}
-
-struct bucket_sweep {
-    int64_t now;
-    char (*idle)[TAFEL_ID_MAX + 3];
-    size_t nidle, cap;
-};
-
-static void find_idle(void *ctx, const char *key, void *val)
-{
-    struct bucket_sweep *bs = ctx;
-    struct tafel_bucket b = ((const struct bucket *)val)->b; /* a copy: only a look */
-    double rate = ((const struct bucket *)val)->rate;
-    /* Full again: forgetting it changes nothing. */
-    if (bs->nidle < bs->cap && tafel_bucket_fill(&b, rate, 2 * rate, bs->now) >= 2 * rate)
-        snprintf(bs->idle[bs->nidle++], TAFEL_ID_MAX + 3, "%s", key);
-}
-
-void tafel_rate_sweep(struct tafel_server *srv)
-{
-    char idle[64][TAFEL_ID_MAX + 3];
-    struct bucket_sweep bs = {tafel_time_mono_ms(), idle, 0, 64};
-    strmap_each(srv->buckets, find_idle, &bs);
-    for (size_t i = 0; i < bs.nidle; i++)
-        free(strmap_del(srv->buckets, idle[i]));
-}
-
-static void free_value(void *ctx, const char *key, void *val)
-{
-    (void)ctx, (void)key;
-    free(val);
-}
-
-void tafel_rate_free(struct tafel_server *srv)
-{
-    if (srv->buckets)
-        strmap_each(srv->buckets, free_value, NULL);
-    strmap_free(srv->buckets);
-    srv->buckets = NULL;
-    if (srv->quotas)
-        strmap_each(srv->quotas, free_value, NULL);
-    strmap_free(srv->quotas);
-    srv->quotas = NULL;
-}
-
-/* -------------------------------------------------------- session quotas */
-
-/* What a session holds: its contributions (reflecties) and their stored
- * bytes, plus what is on its way to the writer. Counted from the store the
- * first time a session writes after start-up, then kept up to date here. */
-struct quota {
-    uint64_t count, bytes;
-    uint64_t pending_count, pending_bytes;
-};
-
-struct quota_seed {
-    char needle[TAFEL_ID_MAX + 16];
-    struct quota *q;
-};
-
-static bool quota_seed_fn(void *ctx, const char *kind, const char *id, const char *opgave,
-                          const char *json, size_t len)
-{
-    (void)kind, (void)id, (void)opgave;
-    struct quota_seed *qs = ctx;
-    /* Stored text is compact JSON and ids need no escaping, so the member
-     * appears exactly like this, and nowhere inside a string value (whose
-     * quotes are escaped). */
-    if (strstr(json, qs->needle)) {
-        qs->q->count++;
-        qs->q->bytes += len;
-    }
-    return true;
-}
-
-static struct quota *quota_of(struct tafel_server *srv, const char *session, const char *opgave)
-{
-    struct quota *q = strmap_get(srv->quotas, session);
-    if (q)
-        return q;
-    q = calloc(1, sizeof(*q));
-    if (!q)
-        return NULL;
-    struct quota_seed qs = {{0}, q};
-    snprintf(qs.needle, sizeof(qs.needle), "\"session\":\"%s\"", session);
-    if (tafel_store_list(srv->store, opgave, "reflectie", quota_seed_fn, &qs, NULL) != TAFEL_E_OK ||
-        !strmap_set(srv->quotas, session, q)) {
-        free(q);
-        return NULL;
-    }
-    return q;
-}
-
-/* Reserve room for a new contribution of about @p bytes in @p session;
- * TAFEL_E_OK, or TAFEL_E_TOO_LARGE with @p info when the session is full. */
-static enum tafel_err quota_reserve(struct tafel_server *srv, const char *session,
-                                    const char *opgave, uint64_t bytes, bool contribution,
-                                    struct tafel_errinfo *info)
-{
-    uint64_t max_n = srv->cfg.session_max_contributions, max_b = srv->cfg.session_max_bytes;
-    if (!max_n && !max_b)
-        return TAFEL_E_OK;
-    struct quota *q = quota_of(srv, session, opgave);
-    if (!q)
-        return tafel_errinfo_set(info, TAFEL_E_NOMEM, NULL, "out of memory");
-    if ((contribution && max_n && q->count + q->pending_count + 1 > max_n) ||
-        (max_b && q->bytes + q->pending_bytes + bytes > max_b)) {
-        log_warn("session %s is full: %llu contributions, %llu bytes", session,
-                 (unsigned long long)q->count, (unsigned long long)q->bytes);
-        return tafel_errinfo_set(info, TAFEL_E_TOO_LARGE, "session",
-                                 "this session is full: it holds as much as it may (%llu "
-                                 "contributions, %llu bytes)",
-                                 (unsigned long long)max_n, (unsigned long long)max_b);
-    }
-    q->pending_count += contribution;
-    q->pending_bytes += bytes;
-    return TAFEL_E_OK;
-}
-
-enum tafel_err tafel_session_charge(struct tafel_server *srv, struct conn *c, const char *session,
-                                    const char *opgave, uint64_t bytes, struct tafel_errinfo *info)
-{
-    const char *refusal = rate_refusal(srv, c, session);
-    if (refusal)
-        return tafel_errinfo_set(info, TAFEL_E_RATE_LIMITED, NULL, "%s", refusal);
-    enum tafel_err err = quota_reserve(srv, session, opgave, bytes, false, info);
-    struct quota *q = err == TAFEL_E_OK ? strmap_get(srv->quotas, session) : NULL;
-    if (q) {
-        q->pending_bytes -= bytes;
-        q->bytes += bytes;
-    }
-    return err;
-}
-
-/* A contribution @p doc was deleted: its session has room again (a
- * moderator clearing spam must not leave the session full). */
-static void quota_credit(struct tafel_server *srv, const json_t *doc)
-{
-    const char *session = str_field(doc, "session");
-    struct quota *q = session ? strmap_get(srv->quotas, session) : NULL;
-    if (!q)
-        return; /* not counted yet: the count starts from the store */
-    size_t bytes = json_dumpb(doc, NULL, 0, JSON_COMPACT);
-    q->count = q->count ? q->count - 1 : 0;
-    q->bytes = q->bytes > bytes ? q->bytes - bytes : 0;
-}
-
-/* The write reserved for in quota_reserve() is done: count what was stored. */
-static void quota_settle(struct tafel_server *srv, const struct wop *op, bool stored,
-                         uint64_t stored_bytes)
-{
-    struct quota *q = op->quota_session[0] ? strmap_get(srv->quotas, op->quota_session) : NULL;
-    if (!q)
-        return;
-    q->pending_count -= op->quota_contribution;
-    q->pending_bytes -= op->quota_bytes;
-    if (stored) {
-        q->count += op->quota_contribution;
-        q->bytes += stored_bytes;
-    }
 }
 
 static enum tafel_action action_of(const struct wop *op)
@@ -499,27 +287,28 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
 
 /* ------------------------------------------------- serialising (writer thread) */
 
-static char *event_delete_stub(const struct wop *op, size_t headroom, size_t *len)
+static char *event_delete_stub(const struct wop *op, size_t *len)
 {
-    json_t *stub = json_pack("{s:s, s:s, s:s, s:I}", "id", op->w.new_id, "kind", op->kind_name,
-                             "opgave", str_field(op->w.stored ? op->w.stored : op->prev, "opgave"),
-                             "rev", (json_int_t)op->w.new_rev);
+    json_t *stub = json_pack("{s:s, s:s, s:s, s:I}", "id", op->w.new_id, "kind",
+                             tafel_schema_kind(op->kind)->name, "opgave",
+                             str_field(op->w.stored ? op->w.stored : op->prev, "opgave"), "rev",
+                             (json_int_t)op->w.new_rev);
     char *text = stub ? json_dumps(stub, JSON_COMPACT) : NULL;
     json_decref(stub);
     char *out =
-        text ? tafel_msg_event(op->w.seq, "delete", text, strlen(text), headroom, len) : NULL;
+        text ? tafel_msg_event(op->w.seq, "delete", text, strlen(text), TAFEL_HEADROOM, len) : NULL;
     free(text);
     return out;
 }
 
-static void finish_doc(struct wop *op, size_t headroom)
+static void finish_doc(struct wop *op)
 {
     struct tafel_write *w = &op->w;
     const struct tafel_actor *a = &op->conn->actor;
     struct tafel_errinfo info;
     if (op->batch_err != TAFEL_E_OK) {
         tafel_errinfo_set(&info, op->batch_err, NULL, "%s", tafel_strerror(op->batch_err));
-        op->reply = tafel_msg_error(op->req, &info, NULL, headroom, &op->reply_len);
+        op->reply = tafel_msg_error(op->req, &info, NULL, TAFEL_HEADROOM, &op->reply_len);
         return;
     }
     if (w->result != TAFEL_E_OK) {
@@ -547,11 +336,11 @@ static void finish_doc(struct wop *op, size_t headroom)
                     tafel_errinfo_set(&info, TAFEL_E_FORBIDDEN, NULL, "a waarnemer only reads");
             } else {
                 json_t *current = json_copy(w->stored); /* shallow: secrets are removed */
-                doc_hide_secrets(a, op->kind, current);
+                tafel_doc_hide_secrets(a, op->kind, current);
                 extra = json_pack("{s:o}", "current", current);
             }
         }
-        op->reply = tafel_msg_error(op->req, &info, extra, headroom, &op->reply_len);
+        op->reply = tafel_msg_error(op->req, &info, extra, TAFEL_HEADROOM, &op->reply_len);
         json_decref(extra);
         return;
     }
@@ -561,38 +350,160 @@ static void finish_doc(struct wop *op, size_t headroom)
         json_object_set(f, "doc", w->stored);
     if (f && op->msg == TAFEL_MSG_VOTE)
         json_object_set_new(f, "voted", json_boolean(op->value != 0));
-    op->reply = f ? tafel_msg_ok(op->req, f, headroom, &op->reply_len) : NULL;
+    op->reply = f ? tafel_msg_ok(op->req, f, TAFEL_HEADROOM, &op->reply_len) : NULL;
     json_decref(f);
     if (w->op == TAFEL_OP_DELETE) {
         /* A delete says which document went, never what it held. */
-        op->event_full = event_delete_stub(op, headroom, &op->event_full_len);
+        op->event_full = event_delete_stub(op, &op->event_full_len);
         return;
     }
     char *text = w->stored ? json_dumps(w->stored, JSON_COMPACT) : NULL;
     if (text) {
         op->event_full =
-            tafel_msg_event(w->seq, "put", text, strlen(text), headroom, &op->event_full_len);
+            tafel_msg_event(w->seq, "put", text, strlen(text), TAFEL_HEADROOM, &op->event_full_len);
         free(text);
     }
     if ((w->flags & TAFEL_CF_HIDDEN) && !(w->flags & TAFEL_CF_WAS_HIDDEN)) {
-        op->event_redacted = event_delete_stub(op, headroom, &op->event_redacted_len);
+        op->event_redacted = event_delete_stub(op, &op->event_redacted_len);
     } else if ((w->flags & TAFEL_CF_SECRET) && w->stored) {
         /* Those who may not read the secret fields get the document without. */
-        op->event_redacted = hub_event_without_secrets(w->seq, op->kind, w->stored, headroom,
+        op->event_redacted = hub_event_without_secrets(w->seq, op->kind, w->stored, TAFEL_HEADROOM,
                                                        &op->event_redacted_len);
     }
 }
 
-void tafel_writer_finish(struct wop *op, size_t headroom)
+/* In the writer thread, after the commit: serialise the reply and events. */
+static void finish(struct wop *op)
 {
     if (!op->job) {
-        finish_doc(op, headroom);
+        finish_doc(op);
         return;
     }
     if (op->job_err.code != TAFEL_E_OK)
-        op->reply = tafel_msg_error(op->req, &op->job_err, NULL, headroom, &op->reply_len);
+        op->reply = tafel_msg_error(op->req, &op->job_err, NULL, TAFEL_HEADROOM, &op->reply_len);
     else
-        op->reply = tafel_msg_ok(op->req, op->job_result, headroom, &op->reply_len);
+        op->reply = tafel_msg_ok(op->req, op->job_result, TAFEL_HEADROOM, &op->reply_len);
+}
+
+/* Commit the document ops from @p run up to (not including) @p end in one
+ * transaction with one sync, and serialise their results. */
+static void commit_run(struct tafel_writes *ws, struct wop *run, struct wop *end, size_t n)
+{
+    size_t i = 0;
+    for (struct wop *op = run; op != end; op = (struct wop *)op->link.next)
+        ws->ops[i++] = op->w;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    enum tafel_err err = tafel_store_write(ws->store, ws->ops, n, tafel_time_now_ms());
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    uint64_t us = (uint64_t)((b.tv_sec - a.tv_sec) * 1000000 + (b.tv_nsec - a.tv_nsec) / 1000);
+    if (err != TAFEL_E_OK)
+        log_error("commit of %zu ops failed: %s", n, tafel_strerror(err));
+    i = 0;
+    for (struct wop *op = run; op != end; op = (struct wop *)op->link.next) {
+        op->w = ws->ops[i++];
+        op->batch_err = err;
+        op->batch_first = op == run;
+        op->batch_size = (unsigned)n;
+        op->commit_us = us;
+        finish(op);
+    }
+}
+
+/* The writer's apply: a batch in submission order. Runs of document ops
+ * each commit together; a job (key administration, a device) runs between
+ * them, in its place, so that a write queued after a key.revoke is checked
+ * against the revoked key inside its own transaction and never commits. */
+static void apply(void *ctx, struct tafel_witem *batch, size_t count)
+{
+    struct tafel_writes *ws = ctx;
+    (void)count;
+    struct wop *op = (struct wop *)batch;
+    while (op) {
+        struct wop *run = op;
+        size_t n = 0;
+        while (op && !op->job) {
+            op = (struct wop *)op->link.next;
+            n++;
+        }
+        if (n)
+            commit_run(ws, run, op, n);
+        if (op) {
+            op->job(ws->store, op); /* commits on its own; jobs are rare */
+            op->batch_first = false;
+            finish(op);
+            op = (struct wop *)op->link.next;
+        }
+    }
+}
+
+/* Free a wop and what it owns; drops its conn reference (loop thread only,
+ * or after the loop has dropped it: then conn is NULL). */
+static void wop_free(struct wop *op)
+{
+    if (!op)
+        return;
+    conn_unref(op->conn);
+    json_decref(op->root);
+    json_decref(op->input);
+    json_decref(op->prev);
+    json_decref(op->w.stored);
+    json_decref(op->job_args);
+    json_decref(op->job_result);
+    free(op->reply);
+    free(op->event_full);
+    free(op->event_redacted);
+    free(op);
+}
+
+static void release(void *ctx, struct tafel_witem *item)
+{
+    (void)ctx;
+    wop_free((struct wop *)item);
+}
+
+static void wake(void *ctx)
+{
+    struct tafel_writes *ws = ctx;
+    ws->wake(ws->wake_ctx);
+}
+
+bool tafel_writes_start(struct tafel_server *srv, void (*wake_fn)(void *ctx), void *wake_ctx)
+{
+    struct tafel_writes *ws = calloc(1, sizeof(*ws));
+    if (!ws)
+        return false;
+    ws->store = srv->store;
+    ws->wake = wake_fn;
+    ws->wake_ctx = wake_ctx;
+    struct tafel_writer_cbs cbs = {ws, apply, release, wake, MAX_BATCH};
+    ws->writer = tafel_writer_start(&cbs);
+    if (!ws->writer) {
+        free(ws);
+        return false;
+    }
+    srv->writes = ws;
+    return true;
+}
+
+bool tafel_writes_idle(struct tafel_server *srv)
+{
+    return !srv->writes || tafel_writer_idle(srv->writes->writer);
+}
+
+void tafel_writes_stop(struct tafel_server *srv)
+{
+    struct tafel_writes *ws = srv->writes;
+    if (!ws)
+        return;
+    struct tafel_witem *left = tafel_writer_stop(ws->writer);
+    while (left) {
+        struct tafel_witem *next = left->next;
+        wop_free((struct wop *)left);
+        left = next;
+    }
+    free(ws);
+    srv->writes = NULL;
 }
 
 /* ----------------------------------------------------- back in the loop */
@@ -610,7 +521,7 @@ static void storage_outcome(struct tafel_server *srv, enum tafel_err err)
     }
 }
 
-void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
+static void write_done(struct tafel_server *srv, struct wop *op)
 {
     struct tafel_metrics *m = &srv->m;
     if (op->batch_first) {
@@ -629,29 +540,23 @@ void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
     }
     enum tafel_err outcome = op->job ? op->job_err.code : op->batch_err;
     storage_outcome(srv, outcome);
-    if (op->job && op->msg == TAFEL_MSG_JOIN) {
-        tafel_join_finish(srv, op); /* sends the reply itself */
+    if (op->job && op->done) {
+        op->done(srv, op); /* answers itself */
         return;
     }
     if (op->reply) {
         conn_send(op->conn, frame_new(op->reply, op->reply_len));
         op->reply = NULL;
     } else {
-        reply_error(op->conn, op->req, TAFEL_E_NOMEM, NULL, NULL);
+        conn_reply_error(op->conn, op->req, TAFEL_E_NOMEM, NULL, NULL);
     }
-    if (op->job) {
-        if (op->msg == TAFEL_MSG_KEY_REVOKE && op->job_err.code == TAFEL_E_OK) {
-            size_t i;
-            json_t *v;
-            json_array_foreach(json_object_get(op->job_result, "revoked"), i, v)
-                tafel_close_key(srv, json_string_value(v), 4403, "access key revoked");
-        }
+    if (op->job)
         return;
-    }
     bool stored = op->batch_err == TAFEL_E_OK && op->w.result == TAFEL_E_OK;
-    quota_settle(srv, op, stored, op->event_full_len);
+    tafel_quota_settle(srv, op->quota_session, op->quota_bytes, op->quota_contribution, stored,
+                       op->event_full_len);
     if (stored && op->w.op == TAFEL_OP_DELETE && op->kind == TAFEL_KIND_REFLECTIE)
-        quota_credit(srv, op->prev);
+        tafel_quota_credit(srv, op->prev);
     if (!stored) {
         m->rejected_ops++;
         return;
@@ -663,12 +568,31 @@ void tafel_handle_write_done(struct tafel_server *srv, struct wop *op)
     op->event_full = op->event_redacted = NULL;
     if (op->msg == TAFEL_MSG_SESSION_CLOSE ||
         (op->kind == TAFEL_KIND_SESSIE && op->w.op == TAFEL_OP_DELETE))
-        tafel_close_session(srv, op->w.new_id, 4403, "session closed");
+        conn_close_session(srv, op->w.new_id, 4403, "session closed");
     if (tafel_schema_kind(op->kind)->audited || op->audit_logged)
         log_info("conn=%llu %s %s/%s rev=%lld seq=%llu",
                  (unsigned long long)(op->conn ? op->conn->id : 0), tafel_msg_name(op->msg),
-                 op->kind_name, op->w.new_id, (long long)op->w.new_rev,
+                 tafel_schema_kind(op->kind)->name, op->w.new_id, (long long)op->w.new_rev,
                  (unsigned long long)op->w.seq);
+}
+
+void tafel_writes_done(struct tafel_server *srv)
+{
+    struct tafel_witem *list = tafel_writer_take_done(srv->writes->writer);
+    for (struct tafel_witem *it = list; it; it = it->next) {
+        struct wop *op = (struct wop *)it;
+        write_done(srv, op);
+        /* What only the loop may release, or what it allocated itself. */
+        conn_unref(op->conn);
+        op->conn = NULL;
+        json_decref(op->root);
+        json_decref(op->input);
+        json_decref(op->job_args);
+        op->root = op->input = op->job_args = NULL;
+        op->w.doc = NULL; /* pointed into root or input */
+        op->req = NULL;
+    }
+    tafel_writer_recycle(srv->writes->writer, list);
 }
 
 /* -------------------------------------------------------- building wops */
@@ -680,7 +604,10 @@ static struct wop *wop_new(struct conn *c, const struct tafel_request *r)
         return NULL;
     op->conn = c;
     conn_ref(c);
-    op->req = r->req ? json_deep_copy(r->req) : NULL;
+    /* The parsed request stays as it is: the op holds a reference, and
+     * everything it points into (req, doc, set) lives as long. */
+    op->root = json_incref(r->root);
+    op->req = (json_t *)r->req;
     op->msg = r->type;
     return op;
 }
@@ -710,17 +637,16 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     tafel_errinfo_clear(&info);
     struct wop *op = wop_new(c, r);
     if (!op) {
-        reply_error(c, r->req, TAFEL_E_NOMEM, NULL, NULL);
+        conn_reply_error(c, r->req, TAFEL_E_NOMEM, NULL, NULL);
         return;
     }
     op->kind = r->kind;
-    snprintf(op->kind_name, sizeof(op->kind_name), "%s", tafel_schema_kind(r->kind)->name);
     if (r->id)
         snprintf(op->id, sizeof(op->id), "%s", r->id);
     op->value = r->value;
     op->moderation = r->moderation;
     struct tafel_write *w = &op->w;
-    w->kind = op->kind_name;
+    w->kind = tafel_schema_kind(op->kind)->name;
     w->id = r->id ? op->id : NULL;
     w->actor = c->actor.id;
     /* Checked again inside the transaction: a write in flight when its key
@@ -737,7 +663,7 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     case TAFEL_MSG_PUT:
         w->op = TAFEL_OP_PUT;
         w->expected_rev = r->has_rev ? r->rev : 0;
-        op->input = json_deep_copy(r->doc);
+        w->doc = r->doc;
         if (!r->id && r->kind != TAFEL_KIND_OPGAVE) {
             snprintf(op->opgave, sizeof(op->opgave), "%s", r->opgave ? r->opgave : "");
             w->opgave = op->opgave;
@@ -752,7 +678,7 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     case TAFEL_MSG_PATCH:
         w->op = TAFEL_OP_PATCH;
         w->expected_rev = r->has_rev ? r->rev : 0;
-        op->input = json_deep_copy(r->set);
+        w->doc = r->set;
         break;
     case TAFEL_MSG_DELETE:
         w->op = TAFEL_OP_DELETE;
@@ -761,12 +687,14 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     default: /* moderate vote feel session.*: a patch the hook fills in */
         w->op = TAFEL_OP_PATCH;
         op->input = json_object();
+        w->doc = op->input;
         break;
     }
     if (err == TAFEL_E_OK && r->id && (r->type == TAFEL_MSG_PUT || r->type == TAFEL_MSG_PATCH)) {
         /* References in an update must stay inside the document's opgave. */
         json_t *cur = NULL;
-        if (tafel_store_get(srv->store, op->kind_name, r->id, &cur) == TAFEL_E_OK)
+        if (tafel_store_get(srv->store, tafel_schema_kind(op->kind)->name, r->id, &cur) ==
+            TAFEL_E_OK)
             err = check_refs(srv, r->kind, r->type == TAFEL_MSG_PUT ? r->doc : r->set,
                              r->type == TAFEL_MSG_PUT ? "doc" : "set", str_field(cur, "opgave"),
                              &info);
@@ -788,7 +716,7 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     if (err == TAFEL_E_OK && qsession && qopgave) {
         const json_t *body = r->doc ? r->doc : r->set;
         size_t bytes = body ? json_dumpb(body, NULL, 0, JSON_COMPACT) : 64;
-        err = quota_reserve(srv, qsession, qopgave, bytes, contribution, &info);
+        err = tafel_quota_reserve(srv, qsession, qopgave, bytes, contribution, &info);
         if (err == TAFEL_E_OK) {
             snprintf(op->quota_session, sizeof(op->quota_session), "%s", qsession);
             op->quota_bytes = bytes;
@@ -797,11 +725,10 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     }
     if (err != TAFEL_E_OK) {
         conn_send_error(c, r->req, &info, NULL);
-        wop_free(op, conn_unref);
+        wop_free(op);
         return;
     }
-    w->doc = op->input;
-    tafel_writer_submit(srv->writer, op);
+    tafel_writer_submit(srv->writes->writer, &op->link);
 }
 
 /* ------------------------------------------------------------ key jobs */
@@ -843,19 +770,38 @@ static void key_revoke_job(tafel_store *st, struct wop *op)
         json_decref(revoked);
 }
 
+/* key.revoke is done: answer, then close whatever was signed in with a key
+ * that is revoked now. */
+static void key_revoke_done(struct tafel_server *srv, struct wop *op)
+{
+    if (op->reply) {
+        conn_send(op->conn, frame_new(op->reply, op->reply_len));
+        op->reply = NULL;
+    } else {
+        conn_reply_error(op->conn, op->req, TAFEL_E_NOMEM, NULL, NULL);
+    }
+    if (op->job_err.code != TAFEL_E_OK)
+        return;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(op->job_result, "revoked"), i, v)
+        conn_close_key(srv, json_string_value(v), 4403, "access key revoked");
+}
+
 void tafel_submit_job(struct tafel_server *srv, struct conn *c, const struct tafel_request *r,
-                      wop_job_fn job, json_t *args)
+                      wop_job_fn job, wop_done_fn done, json_t *args)
 {
     struct wop *op = wop_new(c, r);
     if (!op || !args) {
         json_decref(args);
-        wop_free(op, conn_unref);
-        reply_error(c, r->req, TAFEL_E_NOMEM, NULL, NULL);
+        wop_free(op);
+        conn_reply_error(c, r->req, TAFEL_E_NOMEM, NULL, NULL);
         return;
     }
     op->job = job;
+    op->done = done;
     op->job_args = args;
-    tafel_writer_submit(srv->writer, op);
+    tafel_writer_submit(srv->writes->writer, &op->link);
 }
 
 void handle_key_create(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
@@ -864,20 +810,20 @@ void handle_key_create(struct tafel_server *srv, struct conn *c, struct tafel_re
     if (a->role == TAFEL_ROLE_OPGAVELEIDER && r->role != TAFEL_ROLE_PARTNER &&
         r->role != TAFEL_ROLE_INWONER && r->role != TAFEL_ROLE_WAARNEMER) {
         /* An opgaveleider invites partners, inwoners and observers. */
-        reply_error(c, r->req, TAFEL_E_FORBIDDEN, "role",
-                    "an opgaveleider creates partner, inwoner and waarnemer keys only");
+        conn_reply_error(c, r->req, TAFEL_E_FORBIDDEN, "role",
+                         "an opgaveleider creates partner, inwoner and waarnemer keys only");
         return;
     }
     if ((a->scope || a->role == TAFEL_ROLE_OPGAVELEIDER) &&
         (!json_is_array(r->opgaven) || json_array_size(r->opgaven) == 0)) {
         /* A key scoped to some opgaven (of any role) makes keys for those
          * opgaven only: never one wider than itself. */
-        reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven",
-                    "name the opgaven of the new key; they must be yours");
+        conn_reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven",
+                         "name the opgaven of the new key; they must be yours");
         return;
     }
     if (!tafel_actor_covers(a, r->opgaven)) {
-        reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven", "not one of your opgaven");
+        conn_reply_error(c, r->req, TAFEL_E_FORBIDDEN, "opgaven", "not one of your opgaven");
         return;
     }
     /* A key lives no longer than the key that made it. */
@@ -887,7 +833,7 @@ void handle_key_create(struct tafel_server *srv, struct conn *c, struct tafel_re
     json_t *args = json_pack("{s:s, s:O, s:s, s:I}", "role", tafel_role_name(r->role), "opgaven",
                              r->opgaven, "label", r->label, "expires_ms", (json_int_t)expires);
     log_info("conn=%llu key.create role=%s", (unsigned long long)c->id, tafel_role_name(r->role));
-    tafel_submit_job(srv, c, r, key_create_job, args);
+    tafel_submit_job(srv, c, r, key_create_job, NULL, args);
 }
 
 void handle_key_revoke(struct tafel_server *srv, struct conn *c, struct tafel_request *r)
@@ -903,17 +849,17 @@ void handle_key_revoke(struct tafel_server *srv, struct conn *c, struct tafel_re
         bool mine = err == TAFEL_E_OK && strcmp(k.created_by, a->id) == 0;
         tafel_key_info_free(&k);
         if (!inside) {
-            reply_error(c, r->req, TAFEL_E_NOT_FOUND, "key_id", "no such key");
+            conn_reply_error(c, r->req, TAFEL_E_NOT_FOUND, "key_id", "no such key");
             return;
         }
         if (a->role != TAFEL_ROLE_BEHEERDER && !mine) {
-            reply_error(c, r->req, TAFEL_E_FORBIDDEN, "key_id",
-                        "an opgaveleider revokes only keys it created");
+            conn_reply_error(c, r->req, TAFEL_E_FORBIDDEN, "key_id",
+                             "an opgaveleider revokes only keys it created");
             return;
         }
     }
     log_info("conn=%llu key.revoke key=%s%s", (unsigned long long)c->id, r->key_id,
              r->cascade ? " cascade" : "");
-    tafel_submit_job(srv, c, r, key_revoke_job,
+    tafel_submit_job(srv, c, r, key_revoke_job, key_revoke_done,
                      json_pack("{s:s, s:b}", "key_id", r->key_id, "cascade", r->cascade != 0));
 }

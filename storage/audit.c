@@ -4,7 +4,7 @@
  * change they describe (writes, key creation and revocation), or on their
  * own for events that change nothing else.
  */
-#include "store_internal.h"
+#include "store_base.h"
 
 #include <errno.h>
 #include <stdlib.h>

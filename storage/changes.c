@@ -29,7 +29,7 @@
  * indexes the records that still hold content: stripping removes an entry,
  * so a document stripped over and over costs only its new records.
  */
-#include "store_internal.h"
+#include "store_base.h"
 
 #include <errno.h>
 #include <string.h>

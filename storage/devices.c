@@ -13,7 +13,7 @@
  * A token is bound to the session it was made for: shown in another session
  * it is unknown there (a new participant), never another's identity.
  */
-#include "store_internal.h"
+#include "store_base.h"
 
 #include <errno.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
  * one actor's vote costs the same whether there are ten or ten thousand, and
  * the document and its change records do not grow with them.
  */
-#include "store_internal.h"
+#include "store_base.h"
 
 #include <errno.h>
 #include <stdlib.h>

@@ -15,7 +15,7 @@
  * with cascade follows those links down: whoever was given keys by a key
  * that is no longer trusted loses them too.
  */
-#include "store_internal.h"
+#include "store_base.h"
 
 #include <errno.h>
 #include <stdio.h>

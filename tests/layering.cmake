@@ -1,5 +1,6 @@
 # Fails when a file under protocol/ or storage/ includes libwebsockets, or
-# when protocol/ and storage/ include each other: the architecture's rule.
+# when protocol/ and storage/ include each other, or when a file of server/
+# other than ws.c includes libwebsockets: the architecture's rules.
 file(GLOB_RECURSE files ${SRC}/protocol/*.[ch] ${SRC}/storage/*.[ch] ${SRC}/common/*.[ch])
 set(bad "")
 foreach(f ${files})
@@ -18,6 +19,13 @@ foreach(f ${files})
       list(APPEND bad "${f}: ${l}")
     endif()
   endforeach()
+endforeach()
+file(GLOB server_files ${SRC}/server/*.[ch])
+foreach(f ${server_files})
+  file(STRINGS ${f} lines REGEX "^[ \t]*#[ \t]*include.*libwebsockets")
+  if(lines AND NOT f MATCHES "/server/ws\\.c$")
+    list(APPEND bad "${f}: only server/ws.c may include libwebsockets")
+  endif()
 endforeach()
 if(bad)
   message(FATAL_ERROR "layering violated:\n${bad}")

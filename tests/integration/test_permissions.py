@@ -11,6 +11,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tafel_harness import (KINDS, ROLES, Client, TafelCase, async_test, http_get,  # noqa: E402
+                           metric_values, metrics,
                            main, sample_doc, update_set)
 
 # R read, C create, U update (put replace, patch), D delete, M moderate
@@ -222,6 +223,32 @@ class PermissionMatrixTest(TafelCase):
         await self.run_role("waarnemer")
 
     @async_test()
+    async def test_waarnemer_write_never_reaches_the_writer(self):
+        # The request table refuses a waarnemer's writes in the loop: the
+        # writer never sees them (its rejected count stays), and the answer
+        # is the same for an existing and a made-up id.
+        adm = await self.admin()
+        o = await adm.new_opgave("Waarnemen")
+        r = await adm.create("reflectie", sample_doc("reflectie", o))
+        _kid, key = await adm.make_key("waarnemer", [o])
+        w = await Client.auth(self.port, key)
+        rejected = metric_values(metrics(self.port)[1], r"rejected_ops_total$")
+        seq = self.seq()
+        for target in (r["id"], "no-such-id"):
+            for msg in ({"type": "patch", "kind": "reflectie", "id": target, "set": {"text": "x"}},
+                        {"type": "delete", "kind": "reflectie", "id": target, "rev": 1},
+                        {"type": "vote", "id": target},
+                        {"type": "moderate", "id": target, "action": "hide"}):
+                reply = await w.request(msg)
+                self.assertEqual((reply.get("code"), reply.get("message")),
+                                 ("forbidden", "a waarnemer only reads"), reply)
+        reply = await w.request({"type": "put", "kind": "reflectie",
+                                 "doc": sample_doc("reflectie", o)})
+        self.assertEqual(reply.get("code"), "forbidden", reply)
+        self.assertEqual(metric_values(metrics(self.port)[1], r"rejected_ops_total$"), rejected)
+        self.assertEqual(self.seq(), seq)
+
+    @async_test()
     async def test_create_opgave(self):
         adm = await self.admin()
         self.assertEqual(adm.me["opgaven"], "*")
@@ -294,7 +321,12 @@ class ScopeTest(TafelCase):
                         {"type": "delete", "kind": kind, "id": d["id"], "rev": 99},
                     ):
                         reply = await c.request(msg)
-                        self.assertEqual(reply.get("code"), "not_found",
+                        # A waarnemer's write is refused by the request
+                        # table before any document is read: the same
+                        # answer for every id, so it tells nothing either.
+                        want = ("forbidden" if role == "waarnemer" and msg["type"] != "get"
+                                else "not_found")
+                        self.assertEqual(reply.get("code"), want,
                                          "%s %s: %s" % (msg["type"], kind, reply))
                         self.assertNotIn("current", reply)
             with self.subTest(role=role, what="interaction"):
@@ -304,7 +336,8 @@ class ScopeTest(TafelCase):
                             {"type": "feel", "id": docs_b["moment"]["id"], "value": 1},
                             {"type": "session.close", "id": s_b["id"]}):
                     reply = await c.request(msg)
-                    self.assertEqual(reply.get("code"), "not_found", reply)
+                    self.assertEqual(reply.get("code"),
+                                     "forbidden" if role == "waarnemer" else "not_found", reply)
             with self.subTest(role=role, what="create in B"):
                 reply = await c.request({"type": "put", "kind": "reflectie",
                                          "doc": sample_doc("reflectie", b)})

@@ -1,19 +1,23 @@
 /*
- * store_internal.h - what the files of storage/ share and nobody else sees.
+ * store_base.h - what the files of storage/ share and nobody else sees.
  *
- * The store is split by concept (store.c: environment, transactions, errors,
- * backup; docs.c: the write batch, marks and document reads; changes.c: the
- * change log and its per-document index; keys.c: access keys; devices.c:
- * inhabitants' device tokens; audit.c: the audit trail). They share the
- * handle, the transaction runners and a few key/value helpers declared here.
+ * The store is split by concept (store.c: opening the environment, the
+ * schema, backup; docs.c: the write batch, marks and document reads;
+ * changes.c: the change log and its per-document index; keys.c: access
+ * keys; devices.c: inhabitants' device tokens; audit.c: the audit trail).
+ * They stand on one ground floor, store_base.c: the transaction runners,
+ * the error mapping and a few key/value helpers, which call none of them.
+ * Calls between the files run one way, so that each can be read knowing
+ * only what lies below it: store.c above the concepts, the concepts above
+ * store_base.c; the few calls between concepts are declared at the end.
  *
  * Internally every function reports failure as an LMDB return code or an
  * errno value (LMDB itself returns errno values), so that a whole
  * transaction speaks one language; store__err() turns that into an
  * enum tafel_err at the public boundary, in one place.
  */
-#ifndef TAFEL_STORE_INTERNAL_H
-#define TAFEL_STORE_INTERNAL_H
+#ifndef TAFEL_STORE_BASE_H
+#define TAFEL_STORE_BASE_H
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -68,6 +72,14 @@ struct tafel_store {
     char data_id[TAFEL_DATA_ID_STRLEN + 1];
 };
 
+/* Keys of the meta database: store.c sets it up, store_base.c keeps the seq. */
+#define META_SCHEMA  "schema_version"
+#define META_SEQ     "seq"
+#define META_SECRET  "hash_secret"
+#define META_DATA_ID "data_id"
+
+/* --------------------------------------- the ground floor: store_base.c */
+
 /** Turn an LMDB or errno code into ours; the one mapping of storage/. */
 enum tafel_err store__err(int rc);
 
@@ -101,6 +113,14 @@ int store__write_run(tafel_store *st, store_write_fn fn, void *ctx);
 void store__put_u64(unsigned char *p, uint64_t v);
 uint64_t store__get_u64(const unsigned char *p);
 
+/** An MDB_val over the bytes of @p s without its NUL: a meta key. */
+MDB_val store__str_val(const char *s);
+
+/** Read the u64 meta value @p name in @p txn; MDB_CORRUPTED unless 8 bytes. */
+int store__meta_get_u64(tafel_store *st, MDB_txn *txn, const char *name, uint64_t *v);
+/** Write the u64 meta value @p name in @p txn. */
+int store__meta_put_u64(tafel_store *st, MDB_txn *txn, const char *name, uint64_t v);
+
 /** Read meta "seq" in @p txn (0 when absent). */
 int store__seq_get(tafel_store *st, MDB_txn *txn, uint64_t *seq);
 /** Write meta "seq" in @p txn. */
@@ -123,17 +143,19 @@ int store__put_text(tafel_store *st, MDB_txn *txn, enum store_db db, MDB_val *ke
 /** Parse stored JSON text (NUL-terminated @p v) into a new reference. */
 int store__parse(const MDB_val *v, json_t **out);
 
-/** Whether @p s is a name that can be part of a key: 1..@p max bytes of
+/* -------------------------------------------- between the concept files */
+
+/** docs.c: whether @p s is a name that can be part of a key: 1..@p max bytes of
  *  printable ASCII without space ("" too when @p empty_ok). */
 bool store__name_ok(const char *s, size_t max, bool empty_ok);
 
-/** Inside @p txn: whether access key @p key_id may write at @p now_ms.
+/** keys.c, inside @p txn: whether access key @p key_id may write at @p now_ms.
  *  *verdict: TAFEL_E_OK, TAFEL_E_KEY_REVOKED (also when there is no such
  *  key) or TAFEL_E_KEY_EXPIRED. Returns an LMDB/errno code. */
 int store__key_status(tafel_store *st, MDB_txn *txn, const char *key_id, int64_t now_ms,
                       enum tafel_err *verdict);
 
-/** Append an audit entry inside @p txn. @p detail is not stolen (may be NULL). */
+/** audit.c: append an audit entry inside @p txn. @p detail is not stolen (may be NULL). */
 int store__audit_put(tafel_store *st, MDB_txn *txn, const char *actor, const char *action,
                      const char *target, const json_t *detail, int64_t now_ms);
 
@@ -170,4 +192,4 @@ int store__changes_indexed(tafel_store *st, MDB_txn *txn, bool *ok);
  *  written it: a delete strips its document's earlier records and its own. */
 int store__changes_reindex(tafel_store *st, MDB_txn *txn);
 
-#endif /* TAFEL_STORE_INTERNAL_H */
+#endif /* TAFEL_STORE_BASE_H */
