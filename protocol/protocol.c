@@ -721,19 +721,85 @@ char *tafel_msg_error(const json_t *req, const struct tafel_errinfo *err, const 
     return finish(m, extra, headroom, len);
 }
 
+/* An event is `{"type":"event","op":OP,"doc":DOC,"seq":S}`: the head
+ * before the document does not depend on the seq, so the writer can build a
+ * put event around the stored bytes where they lie (tafel_msg_event_wrap). */
+static const char *event_head(const char *op, size_t *len)
+{
+    static const char put[] = TAFEL_EVENT_PUT_HEAD;
+    static const char del[] = "{\"type\":\"event\",\"op\":\"delete\",\"doc\":";
+    bool is_put = strcmp(op, "put") == 0;
+    *len = is_put ? sizeof(put) - 1 : sizeof(del) - 1;
+    return is_put ? put : del;
+}
+
+size_t tafel_msg_event_wrap(char *buf, size_t headroom, size_t doc_len, uint64_t seq)
+{
+    memcpy(buf + headroom, TAFEL_EVENT_PUT_HEAD, TAFEL_EVENT_PUT_HEAD_LEN);
+    char *tail = buf + headroom + TAFEL_EVENT_PUT_HEAD_LEN + doc_len;
+    int n = snprintf(tail, TAFEL_EVENT_TAIL_ROOM, ",\"seq\":%llu}", (unsigned long long)seq);
+    return TAFEL_EVENT_PUT_HEAD_LEN + doc_len + (size_t)n;
+}
+
 char *tafel_msg_event(uint64_t seq, const char *op, const char *doc_json, size_t doc_len,
                       size_t headroom, size_t *len)
 {
-    char head[96];
-    struct sink s;
     /* op is spliced unquoted-safe only if it is one of the known words. */
-    if (tafel__word_index(event_ops, op) < 0 || !doc_json)
+    if (!op || tafel__word_index(event_ops, op) < 0 || !doc_json)
         return NULL;
-    int n = snprintf(head, sizeof(head), "{\"type\":\"event\",\"seq\":%llu,\"op\":\"%s\",\"doc\":",
-                     (unsigned long long)seq, op);
-    if (n < 0 || (size_t)n >= sizeof(head) || !sink_open(&s, headroom, (size_t)n + doc_len + 1))
+    size_t hl;
+    const char *head = event_head(op, &hl);
+    char *buf = malloc(headroom + hl + doc_len + TAFEL_EVENT_TAIL_ROOM);
+    if (!buf)
         return NULL;
-    bool ok = sink_put(head, (size_t)n, &s) == 0 && sink_put(doc_json, doc_len, &s) == 0 &&
-              sink_put("}", 1, &s) == 0;
-    return sink_close(&s, ok, headroom, len);
+    memcpy(buf + headroom, head, hl);
+    memcpy(buf + headroom + hl, doc_json, doc_len);
+    int n = snprintf(buf + headroom + hl + doc_len, TAFEL_EVENT_TAIL_ROOM, ",\"seq\":%llu}",
+                     (unsigned long long)seq);
+    *len = hl + doc_len + (size_t)n;
+    return buf;
+}
+
+char *tafel_msg_event_stub(uint64_t seq, const char *kind, const char *id, const char *opgave,
+                           int64_t rev, size_t headroom, size_t *len)
+{
+    json_t *stub = json_pack("{s:s, s:s, s:s, s:I}", "id", id, "kind", kind, "opgave",
+                             opgave ? opgave : "", "rev", (json_int_t)rev);
+    char *text = stub ? json_dumps(stub, JSON_COMPACT) : NULL;
+    json_decref(stub);
+    char *out = text ? tafel_msg_event(seq, "delete", text, strlen(text), headroom, len) : NULL;
+    free(text);
+    return out;
+}
+
+char *tafel_msg_ok_doc(const json_t *req, const char *id, int64_t rev, uint64_t seq, int voted,
+                       const char *doc_json, size_t doc_len, size_t headroom, size_t *len)
+{
+    char *r = req ? json_dumps(req, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (req && !r)
+        return NULL;
+    json_t *idj = json_string(id);
+    char *ids = idj ? json_dumps(idj, JSON_ENCODE_ANY) : NULL;
+    json_decref(idj);
+    char head[256];
+    int n = ids ? snprintf(head, sizeof(head),
+                           "{\"type\":\"ok\"%s%s,\"id\":%s,\"rev\":%lld,\"seq\":%llu%s,\"doc\":",
+                           r ? ",\"req\":" : "", r ? r : "", ids, (long long)rev,
+                           (unsigned long long)seq,
+                           voted < 0 ? ""
+                           : voted   ? ",\"voted\":true"
+                                     : ",\"voted\":false")
+                : -1;
+    free(r);
+    free(ids);
+    if (n < 0 || (size_t)n >= sizeof(head))
+        return NULL; /* req is a short scalar: a longer one never gets here */
+    char *buf = malloc(headroom + (size_t)n + doc_len + 2);
+    if (!buf)
+        return NULL;
+    memcpy(buf + headroom, head, (size_t)n);
+    memcpy(buf + headroom + n, doc_json, doc_len);
+    memcpy(buf + headroom + n + doc_len, "}", 2);
+    *len = (size_t)n + doc_len + 1;
+    return buf;
 }

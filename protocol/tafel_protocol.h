@@ -177,11 +177,39 @@ char *tafel_msg_ok(const json_t *req, const json_t *fields, size_t headroom, siz
 char *tafel_msg_error(const json_t *req, const struct tafel_errinfo *err, const json_t *extra,
                       size_t headroom, size_t *len);
 
-/** @brief `{"type":"event","seq":S,"op":OP,"doc":DOC}` built around
- *  @p doc_json (the stored document's JSON text, @p doc_len bytes, copied
- *  verbatim, not re-parsed): the fan-out path serialises an event once. */
+/* An event: `{"type":"event","op":OP,"doc":DOC,"seq":S}`. The head before
+ * the document is the same for every put event, so the writer builds the
+ * event around the stored bytes in place: a block with headroom +
+ * TAFEL_EVENT_PUT_HEAD_LEN bytes before the document's text and
+ * TAFEL_EVENT_TAIL_ROOM after it (storage's text_before/text_after). */
+#define TAFEL_EVENT_PUT_HEAD     "{\"type\":\"event\",\"op\":\"put\",\"doc\":"
+#define TAFEL_EVENT_PUT_HEAD_LEN (sizeof(TAFEL_EVENT_PUT_HEAD) - 1)
+#define TAFEL_EVENT_TAIL_ROOM    32 /* ,"seq":<20 digits>} and a NUL */
+
+/** @brief Write the head and tail of a put event of @p seq around the
+ *  @p doc_len bytes of JSON at @p buf + @p headroom + TAFEL_EVENT_PUT_HEAD_LEN
+ *  (laid out as above); returns the event's length, which starts at
+ *  @p buf + @p headroom. No allocation. */
+size_t tafel_msg_event_wrap(char *buf, size_t headroom, size_t doc_len, uint64_t seq);
+
+/** @brief The event of @p seq with @p op ("put" or "delete", else NULL)
+ *  around a copy of @p doc_json (@p doc_len bytes of a stored document's
+ *  JSON text, copied verbatim, not re-parsed): catch-up from the change
+ *  log. The same bytes as tafel_msg_event_wrap() makes. */
 char *tafel_msg_event(uint64_t seq, const char *op, const char *doc_json, size_t doc_len,
                       size_t headroom, size_t *len);
+
+/** @brief A delete event whose doc says only which document went
+ *  (`{"id","kind","opgave","rev"}`): what a delete, and a document hidden
+ *  from the reader, become on the wire, live and in catch-up alike. */
+char *tafel_msg_event_stub(uint64_t seq, const char *kind, const char *id, const char *opgave,
+                           int64_t rev, size_t headroom, size_t *len);
+
+/** @brief The `ok` of a write: `{"type":"ok","req":R,"id":I,"rev":N,"seq":S,
+ *  ["voted":B,]"doc":DOC}` around a copy of the stored text @p doc_json;
+ *  @p voted < 0 leaves "voted" out. */
+char *tafel_msg_ok_doc(const json_t *req, const char *id, int64_t rev, uint64_t seq, int voted,
+                       const char *doc_json, size_t doc_len, size_t headroom, size_t *len);
 
 /* ---------------------------------------------------- server -> client */
 

@@ -214,17 +214,8 @@ struct log_walk {
  * document was hidden or deleted later) replays as. */
 static char *stub_event(const struct tafel_change *ch, size_t *len)
 {
-    json_t *stub = json_pack("{s:s, s:s, s:s, s:I}", "id", ch->id, "kind", ch->kind, "opgave",
-                             ch->opgave, "rev", (json_int_t)ch->rev);
-    if (!stub)
-        return NULL;
-    char *text = json_dumps(stub, JSON_COMPACT);
-    json_decref(stub);
-    if (!text)
-        return NULL;
-    char *out = tafel_msg_event(ch->seq, "delete", text, strlen(text), TAFEL_HEADROOM, len);
-    free(text);
-    return out;
+    return tafel_msg_event_stub(ch->seq, ch->kind, ch->id, ch->opgave, ch->rev, TAFEL_HEADROOM,
+                                len);
 }
 
 char *hub_event_without_secrets(uint64_t seq, enum tafel_kind kind, const json_t *doc,

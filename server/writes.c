@@ -289,16 +289,9 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
 
 static char *event_delete_stub(const struct wop *op, size_t *len)
 {
-    json_t *stub = json_pack("{s:s, s:s, s:s, s:I}", "id", op->w.new_id, "kind",
-                             tafel_schema_kind(op->kind)->name, "opgave",
-                             str_field(op->w.stored ? op->w.stored : op->prev, "opgave"), "rev",
-                             (json_int_t)op->w.new_rev);
-    char *text = stub ? json_dumps(stub, JSON_COMPACT) : NULL;
-    json_decref(stub);
-    char *out =
-        text ? tafel_msg_event(op->w.seq, "delete", text, strlen(text), TAFEL_HEADROOM, len) : NULL;
-    free(text);
-    return out;
+    return tafel_msg_event_stub(op->w.seq, tafel_schema_kind(op->kind)->name, op->w.new_id,
+                                str_field(op->w.stored ? op->w.stored : op->prev, "opgave"),
+                                op->w.new_rev, TAFEL_HEADROOM, len);
 }
 
 static void finish_doc(struct wop *op)
@@ -344,25 +337,24 @@ static void finish_doc(struct wop *op)
         json_decref(extra);
         return;
     }
-    json_t *f = json_pack("{s:s, s:I, s:I}", "id", w->new_id, "rev", (json_int_t)w->new_rev, "seq",
-                          (json_int_t)w->seq);
-    if (f && w->stored)
-        json_object_set(f, "doc", w->stored);
-    if (f && op->msg == TAFEL_MSG_VOTE)
-        json_object_set_new(f, "voted", json_boolean(op->value != 0));
-    op->reply = f ? tafel_msg_ok(op->req, f, TAFEL_HEADROOM, &op->reply_len) : NULL;
-    json_decref(f);
-    if (w->op == TAFEL_OP_DELETE) {
+    if (w->op == TAFEL_OP_DELETE || !w->text) {
         /* A delete says which document went, never what it held. */
+        json_t *f = json_pack("{s:s, s:I, s:I}", "id", w->new_id, "rev", (json_int_t)w->new_rev,
+                              "seq", (json_int_t)w->seq);
+        op->reply = f ? tafel_msg_ok(op->req, f, TAFEL_HEADROOM, &op->reply_len) : NULL;
+        json_decref(f);
         op->event_full = event_delete_stub(op, &op->event_full_len);
         return;
     }
-    char *text = w->stored ? json_dumps(w->stored, JSON_COMPACT) : NULL;
-    if (text) {
-        op->event_full =
-            tafel_msg_event(w->seq, "put", text, strlen(text), TAFEL_HEADROOM, &op->event_full_len);
-        free(text);
-    }
+    /* The stored bytes, serialised once by the store: the ok holds a copy,
+     * the event is built around them where they lie. */
+    int voted = op->msg == TAFEL_MSG_VOTE ? op->value != 0 : -1;
+    op->reply =
+        tafel_msg_ok_doc(op->req, w->new_id, w->new_rev, w->seq, voted, w->text + w->text_before,
+                         w->text_len, TAFEL_HEADROOM, &op->reply_len);
+    op->event_full_len = tafel_msg_event_wrap(w->text, TAFEL_HEADROOM, w->text_len, w->seq);
+    op->event_full = w->text;
+    w->text = NULL;
     if ((w->flags & TAFEL_CF_HIDDEN) && !(w->flags & TAFEL_CF_WAS_HIDDEN)) {
         op->event_redacted = event_delete_stub(op, &op->event_redacted_len);
     } else if ((w->flags & TAFEL_CF_SECRET) && w->stored) {
@@ -448,6 +440,7 @@ static void wop_free(struct wop *op)
     json_decref(op->input);
     json_decref(op->prev);
     json_decref(op->w.stored);
+    free(op->w.text);
     json_decref(op->job_args);
     json_decref(op->job_result);
     free(op->reply);
@@ -655,6 +648,9 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     w->mark = r->type == TAFEL_MSG_VOTE ? c->actor.id : NULL;
     w->check = wop_check;
     w->check_ctx = op;
+    /* Room for the event's head and tail around the stored bytes. */
+    w->text_before = TAFEL_HEADROOM + TAFEL_EVENT_PUT_HEAD_LEN;
+    w->text_after = TAFEL_EVENT_TAIL_ROOM;
     w->audit_action = audit_action_of(r->type, r->kind);
     op->audit_logged = w->audit_action != NULL;
 

@@ -487,6 +487,48 @@ static int op_audit(tafel_store *st, MDB_txn *txn, const struct tafel_write *w,
     return rc;
 }
 
+/* The document's JSON text in a block with @p before bytes free in front of
+ * it and @p after bytes (plus the NUL) behind it, written in one pass: the
+ * caller builds its messages around the very bytes that were stored. */
+struct text_sink {
+    char *buf;
+    size_t len, cap, after;
+    bool oom;
+};
+
+static int text_put(const char *chunk, size_t size, void *data)
+{
+    struct text_sink *t = data;
+    if (t->len + size + 1 + t->after > t->cap) {
+        size_t cap = t->cap * 2;
+        while (t->len + size + 1 + t->after > cap)
+            cap *= 2;
+        char *grown = realloc(t->buf, cap);
+        if (!grown) {
+            t->oom = true;
+            return -1;
+        }
+        t->buf = grown;
+        t->cap = cap;
+    }
+    memcpy(t->buf + t->len, chunk, size);
+    t->len += size;
+    return 0;
+}
+
+static char *dump_text(const json_t *doc, size_t before, size_t after, size_t *len)
+{
+    struct text_sink t = {malloc(before + 1024 + after), before, before + 1024 + after, after,
+                          false};
+    if (!t.buf || json_dump_callback(doc, text_put, &t, JSON_COMPACT) != 0 || t.oom) {
+        free(t.buf);
+        return NULL;
+    }
+    t.buf[t.len] = '\0';
+    *len = t.len - before;
+    return t.buf;
+}
+
 /* Write the decided op: earlier log content stripped, document, index,
  * change record, marks, audit entry. w->redact_history is read here, after
  * the hook: the hook decides it once it has seen the document. */
@@ -496,10 +538,11 @@ static int op_write(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafel
     bool del = w->op == TAFEL_OP_DELETE;
     /* A delete's change record holds no content: not even its last version
      * may be replayed from the log. */
-    char *text = del ? NULL : json_dumps(s->proposed, JSON_COMPACT);
-    if (!del && !text)
+    size_t len = 0;
+    char *block = del ? NULL : dump_text(s->proposed, w->text_before, w->text_after, &len);
+    if (!del && !block)
         return ENOMEM;
-    size_t len = text ? strlen(text) : 0;
+    char *text = block ? block + w->text_before : NULL;
     struct store_change_in c = {
         .seq = b->seq + 1,
         .op = w->op == TAFEL_OP_DELETE ? TAFEL_OP_DELETE : TAFEL_OP_PUT,
@@ -526,9 +569,12 @@ static int op_write(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafel
         rc = mark_apply(st, txn, w, s->id);
     if (!rc && w->audit_action)
         rc = op_audit(st, txn, w, s, b->now_ms);
-    free(text);
-    if (rc)
+    if (rc) {
+        free(block);
         return rc;
+    }
+    w->text = block; /* ownership passes to the caller */
+    w->text_len = len;
     b->seq = c.seq;
     w->seq = c.seq;
     w->new_rev = s->rev;
@@ -556,6 +602,9 @@ static void batch_reset(struct batch *b)
         struct tafel_write *w = &b->ops[i];
         json_decref(w->stored);
         w->stored = NULL;
+        free(w->text);
+        w->text = NULL;
+        w->text_len = 0;
         w->result = TAFEL_E_OK;
         tafel_errinfo_clear(&w->info);
         w->new_id[0] = '\0';
@@ -598,8 +647,10 @@ enum tafel_err tafel_store_write(tafel_store *st, struct tafel_write *ops, size_
 
     if (n == 0)
         return TAFEL_E_OK;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         ops[i].stored = NULL; /* results are outputs: never free what the caller left there */
+        ops[i].text = NULL;
+    }
     in = malloc(n * sizeof(*in));
     if (!in) {
         rc = ENOMEM;

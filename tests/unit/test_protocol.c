@@ -1075,10 +1075,25 @@ static void test_serialise_event(void **state)
     size_t len = 0;
     const char *doc = "{\"id\":\"a\",\"kind\":\"opgave\",\"rev\":2}";
     expect_frame(tafel_msg_event(42, "put", doc, strlen(doc), 8, &len), 8, &len,
-                 "{\"type\":\"event\",\"seq\":42,\"op\":\"put\",\"doc\":{\"id\":\"a\",\"kind\":"
-                 "\"opgave\",\"rev\":2}}");
+                 "{\"type\":\"event\",\"op\":\"put\",\"doc\":{\"id\":\"a\",\"kind\":"
+                 "\"opgave\",\"rev\":2},\"seq\":42}");
     expect_frame(tafel_msg_event(UINT64_MAX, "delete", "{}", 2, 0, &len), 0, &len,
-                 "{\"type\":\"event\",\"seq\":18446744073709551615,\"op\":\"delete\",\"doc\":{}}");
+                 "{\"type\":\"event\",\"op\":\"delete\",\"doc\":{},\"seq\":18446744073709551615}");
+    /* In place, around stored bytes: the same bytes. */
+    char block[8 + TAFEL_EVENT_PUT_HEAD_LEN + 40 + TAFEL_EVENT_TAIL_ROOM];
+    memcpy(block + 8 + TAFEL_EVENT_PUT_HEAD_LEN, doc, strlen(doc));
+    len = tafel_msg_event_wrap(block, 8, strlen(doc), 42);
+    char *copy = tafel_msg_event(42, "put", doc, strlen(doc), 8, &(size_t){0});
+    assert_non_null(copy);
+    assert_int_equal(len, strlen(copy + 8));
+    assert_memory_equal(block + 8, copy + 8, len);
+    free(copy);
+    size_t olen = 0;
+    json_t *req = json_integer(7);
+    expect_frame(tafel_msg_ok_doc(req, "x1", 3, 9, 1, doc, strlen(doc), 8, &olen), 8, &olen,
+                 "{\"type\":\"ok\",\"req\":7,\"id\":\"x1\",\"rev\":3,\"seq\":9,\"voted\":true,"
+                 "\"doc\":{\"id\":\"a\",\"kind\":\"opgave\",\"rev\":2}}");
+    json_decref(req);
     assert_null(tafel_msg_event(1, "p\"ut", "{}", 2, 0, &len));
     assert_null(tafel_msg_event(1, NULL, "{}", 2, 0, &len));
 }
