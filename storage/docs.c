@@ -146,8 +146,9 @@ struct batch {
     struct tafel_write *ops;
     size_t n;
     int64_t now_ms;
-    const struct op_in *in; /* per op */
-    uint64_t seq;           /* last seq given out in this attempt */
+    char now[TAFEL_TIME_STRLEN]; /* now_ms as the documents show it: formatted once */
+    const struct op_in *in;      /* per op */
+    uint64_t seq;                /* last seq given out in this attempt */
     /* The last key checked in this attempt: a batch is usually one
      * connection's, so one key; its record is read once. */
     const char *key_id;
@@ -270,22 +271,28 @@ static int marks_drop(tafel_store *st, MDB_txn *txn, const char *kind, const cha
 }
 
 /* Set the common fields of @p p from the op's state. */
-static int stamp(json_t *p, const struct tafel_write *w, const struct op_state *s, int64_t now_ms)
+static json_t *ascii(const char *s)
 {
-    char now[TAFEL_TIME_STRLEN];
+    /* Ids, kind names and timestamps are ASCII the store made or checked
+     * (op_invalid_field): no UTF-8 check needed. */
+    return json_stringn_nocheck(s, strlen(s));
+}
+
+static int stamp(json_t *p, const struct tafel_write *w, const struct op_state *s, const char *now)
+{
     json_t *v[ARRAY_LEN(common_fields)] = {
-        json_string(s->id),
-        json_string(w->kind),
+        ascii(s->id),
+        ascii(w->kind),
         json_integer(s->rev),
-        json_string(s->opgave),
-        json_string(s->created_at),
-        json_string(tafel_time_format(now_ms, now)),
+        ascii(s->opgave),
+        ascii(s->created_at),
+        ascii(now),
         json_string(w->actor ? w->actor : ""),
     };
     int rc = 0;
     /* json_object_set_new() consumes its value even when it fails. */
     for (size_t i = 0; i < ARRAY_LEN(common_fields); i++) {
-        if (json_object_set_new(p, common_fields[i], v[i]) != 0)
+        if (json_object_set_new_nocheck(p, common_fields[i], v[i]) != 0)
             rc = ENOMEM;
     }
     return rc;
@@ -312,18 +319,20 @@ static int merge(json_t *p, const json_t *set)
             continue;
         if (json_is_null(v))
             json_object_del(p, name);
-        else if (json_object_set_new(p, name, json_deep_copy(v)) != 0)
+        else if (json_object_set(p, name, v) != 0) /* shared: see propose() */
             return ENOMEM;
     }
     return 0;
 }
 
-static int propose(struct tafel_write *w, struct op_state *s, int64_t now_ms)
+static int propose(struct tafel_write *w, struct op_state *s, const char *now)
 {
-    /* Deep copies: the hook may change the proposal without touching the
-     * caller's doc or the current document. */
+    /* A shallow copy: the hook and the store set and remove members of the
+     * proposal only, never change a value in place, so the values can be
+     * shared (reference counted, atomically: the caller's doc may belong to
+     * another thread) with the caller's doc and the current document. */
     const json_t *base = w->op == TAFEL_OP_PUT ? w->doc : s->current;
-    s->proposed = json_deep_copy(base);
+    s->proposed = json_copy((json_t *)base);
     if (!s->proposed)
         return ENOMEM;
     if (w->op == TAFEL_OP_PATCH) {
@@ -331,7 +340,7 @@ static int propose(struct tafel_write *w, struct op_state *s, int64_t now_ms)
         if (rc)
             return rc;
     }
-    return stamp(s->proposed, w, s, now_ms);
+    return stamp(s->proposed, w, s, now);
 }
 
 /* A new document id: 9 base32 characters of the time in ms (45 bits, good
@@ -352,7 +361,7 @@ static void new_id(char *out, int64_t now_ms)
 }
 
 static int op_new(tafel_store *st, MDB_txn *txn, struct tafel_write *w, struct op_state *s,
-                  int64_t now_ms)
+                  int64_t now_ms, const char *now)
 {
     struct doc_val dv;
     int rc = MDB_KEYEXIST;
@@ -370,7 +379,7 @@ static int op_new(tafel_store *st, MDB_txn *txn, struct tafel_write *w, struct o
     s->rev = 1;
     snprintf(s->opgave, sizeof(s->opgave), "%s",
              strcmp(w->kind, OPGAVE_KIND) == 0 ? s->id : w->opgave);
-    tafel_time_format(now_ms, s->created_at);
+    memcpy(s->created_at, now, sizeof(s->created_at));
     return 0;
 }
 
@@ -402,7 +411,7 @@ static int op_load(tafel_store *st, MDB_txn *txn, struct tafel_write *w, struct 
     return 0;
 }
 
-static int op_hook(struct tafel_write *w, struct op_state *s, int64_t now_ms)
+static int op_hook(struct tafel_write *w, struct op_state *s, const char *now)
 {
     if (!w->check)
         return 0;
@@ -414,7 +423,7 @@ static int op_hook(struct tafel_write *w, struct op_state *s, int64_t now_ms)
         return 0;
     }
     /* The hook may fill fields, not change what the store owns. */
-    return s->proposed ? stamp(s->proposed, w, s, now_ms) : 0;
+    return s->proposed ? stamp(s->proposed, w, s, now) : 0;
 }
 
 /*
@@ -433,11 +442,11 @@ static int op_decide(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafe
     int rc = w->key_id ? op_key_check(st, txn, b, w) : 0;
     if (rc || w->result != TAFEL_E_OK)
         return rc;
-    rc = w->id ? op_load(st, txn, w, s) : op_new(st, txn, w, s, b->now_ms);
+    rc = w->id ? op_load(st, txn, w, s) : op_new(st, txn, w, s, b->now_ms, b->now);
     if (rc || w->result != TAFEL_E_OK)
         return rc;
     if (w->op != TAFEL_OP_DELETE) {
-        rc = propose(w, s, b->now_ms);
+        rc = propose(w, s, b->now);
         if (rc)
             return rc;
     }
@@ -446,7 +455,7 @@ static int op_decide(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafe
         if (rc)
             return rc;
     }
-    return op_hook(w, s, b->now_ms);
+    return op_hook(w, s, b->now);
 }
 
 static int doc_write(tafel_store *st, MDB_txn *txn, const struct tafel_write *w,
@@ -647,6 +656,7 @@ enum tafel_err tafel_store_write(tafel_store *st, struct tafel_write *ops, size_
 
     if (n == 0)
         return TAFEL_E_OK;
+    tafel_time_format(now_ms, b.now);
     for (size_t i = 0; i < n; i++) {
         ops[i].stored = NULL; /* results are outputs: never free what the caller left there */
         ops[i].text = NULL;
