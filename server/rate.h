@@ -1,7 +1,7 @@
 /*
  * rate.h - token buckets, the one rate-limit mechanism of tafeld: the write
- * rates per key, per session and per address (writes.c) and the large-read
- * bucket of each connection (handlers.c).
+ * rates per key, per session and per address and the large-read bucket of
+ * each connection (all in quota.c).
  *
  * A bucket holds up to `burst` tokens and gains `rate` a second; a request
  * takes one. The caller owns the bucket and passes rate and burst each time

@@ -42,7 +42,7 @@ export const canReadMembers = (me) => canRead(me, 'lid');
 // Not cells of a kind, so not in the schema's table: the server's own rules.
 /** vote and feel: every role but waarnemer (server: tafel_perm_can_interact). */
 export const canVote = (me) => !!me && me.role !== 'waarnemer';
-/** key.create/list/revoke: beheerder and opgaveleider (server/handlers.c LEADS). */
+/** key.create/list/revoke: beheerder and opgaveleider (server/dispatch.c LEADS). */
 export const canManageKeys = (me) => !!me && (me.role === 'beheerder' || me.role === 'opgaveleider');
 /** audit.list: beheerder only. */
 export const canAudit = (me) => !!me && me.role === 'beheerder';
