@@ -496,48 +496,6 @@ static int op_audit(tafel_store *st, MDB_txn *txn, const struct tafel_write *w,
     return rc;
 }
 
-/* The document's JSON text in a block with @p before bytes free in front of
- * it and @p after bytes (plus the NUL) behind it, written in one pass: the
- * caller builds its messages around the very bytes that were stored. */
-struct text_sink {
-    char *buf;
-    size_t len, cap, after;
-    bool oom;
-};
-
-static int text_put(const char *chunk, size_t size, void *data)
-{
-    struct text_sink *t = data;
-    if (t->len + size + 1 + t->after > t->cap) {
-        size_t cap = t->cap * 2;
-        while (t->len + size + 1 + t->after > cap)
-            cap *= 2;
-        char *grown = realloc(t->buf, cap);
-        if (!grown) {
-            t->oom = true;
-            return -1;
-        }
-        t->buf = grown;
-        t->cap = cap;
-    }
-    memcpy(t->buf + t->len, chunk, size);
-    t->len += size;
-    return 0;
-}
-
-static char *dump_text(const json_t *doc, size_t before, size_t after, size_t *len)
-{
-    struct text_sink t = {malloc(before + 1024 + after), before, before + 1024 + after, after,
-                          false};
-    if (!t.buf || json_dump_callback(doc, text_put, &t, JSON_COMPACT) != 0 || t.oom) {
-        free(t.buf);
-        return NULL;
-    }
-    t.buf[t.len] = '\0';
-    *len = t.len - before;
-    return t.buf;
-}
-
 /* Write the decided op: earlier log content stripped, document, index,
  * change record, marks, audit entry. w->redact_history is read here, after
  * the hook: the hook decides it once it has seen the document. */
@@ -548,7 +506,7 @@ static int op_write(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafel
     /* A delete's change record holds no content: not even its last version
      * may be replayed from the log. */
     size_t len = 0;
-    char *block = del ? NULL : dump_text(s->proposed, w->text_before, w->text_after, &len);
+    char *block = del ? NULL : store__dump(s->proposed, w->text_before, w->text_after, &len);
     if (!del && !block)
         return ENOMEM;
     char *text = block ? block + w->text_before : NULL;

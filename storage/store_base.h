@@ -192,4 +192,10 @@ int store__changes_indexed(tafel_store *st, MDB_txn *txn, bool *ok);
  *  written it: a delete strips its document's earlier records and its own. */
 int store__changes_reindex(tafel_store *st, MDB_txn *txn);
 
+/** @brief @p doc's compact JSON text, byte for byte what json_dumps() with
+ *  JSON_COMPACT makes, in a malloc'd block: @p before free bytes, the text
+ *  (*len bytes), a NUL, then at least @p after free bytes. NULL on OOM (or a
+ *  tree deeper than jansson allows). dump.c. */
+char *store__dump(const json_t *doc, size_t before, size_t after, size_t *len);
+
 #endif /* TAFEL_STORE_BASE_H */
