@@ -384,8 +384,8 @@ int conn_flush(struct conn *c)
 {
     if (!c->q_head)
         return 0;
-    const char *msg[TAFEL_BURST_MSGS];
-    size_t len[TAFEL_BURST_MSGS], n = 0, used = 0;
+    const char *msg[TAFEL_BURST_MSGS] = {NULL};
+    size_t len[TAFEL_BURST_MSGS] = {0}, n = 0, used = 0;
     struct frame *f = c->q_head;
     for (; f && (n == 0 || conn_burst_fits(used, n, f->len)); f = f->next) {
         msg[n] = f->buf + TAFEL_HEADROOM;

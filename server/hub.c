@@ -336,8 +336,8 @@ int hub_deliver(struct tafel_server *srv, struct conn *c)
         return 0;
     }
     /* Every due event the ring holds, up to a burst: one write. */
-    const char *msg[TAFEL_BURST_MSGS];
-    size_t len[TAFEL_BURST_MSGS], n = 0, used = 0;
+    const char *msg[TAFEL_BURST_MSGS] = {NULL};
+    size_t len[TAFEL_BURST_MSGS] = {0}, n = 0, used = 0;
     while (n < TAFEL_BURST_MSGS) {
         uint64_t at = c->cursor;
         size_t l;

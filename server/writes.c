@@ -648,7 +648,8 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     w->mark = r->type == TAFEL_MSG_VOTE ? c->actor.id : NULL;
     w->check = wop_check;
     w->check_ctx = op;
-    /* Room for the event's head and tail around the stored bytes. */
+    /* The stored bytes back, with room for the event's head and tail. */
+    w->keep_text = true;
     w->text_before = TAFEL_HEADROOM + TAFEL_EVENT_PUT_HEAD_LEN;
     w->text_after = TAFEL_EVENT_TAIL_ROOM;
     w->audit_action = audit_action_of(r->type, r->kind);

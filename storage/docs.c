@@ -540,8 +540,12 @@ static int op_write(tafel_store *st, MDB_txn *txn, struct batch *b, struct tafel
         free(block);
         return rc;
     }
-    w->text = block; /* ownership passes to the caller */
-    w->text_len = len;
+    if (w->keep_text) {
+        w->text = block; /* ownership passes to the caller */
+        w->text_len = len;
+    } else {
+        free(block);
+    }
     b->seq = c.seq;
     w->seq = c.seq;
     w->new_rev = s->rev;

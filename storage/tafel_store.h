@@ -205,11 +205,13 @@ struct tafel_write {
                                       CONFLICT: the current document. Owned by the
                                       caller: json_decref() it. */
     /* The stored bytes, so that no one serialises the document again: */
+    bool keep_text;                 /* input: hand them back in `text` */
     size_t text_before, text_after; /* input: room to keep free around them */
-    char *text;                     /* OK, not a delete: malloc'd block of text_before bytes, the
-                                       document's JSON text (text_len bytes, as stored), a NUL,
-                                       and text_after more bytes; NULL otherwise. Owned by the
-                                       caller: free() it. */
+    char *text;                     /* OK, keep_text, not a delete: malloc'd block of
+                                       text_before bytes, the document's JSON text
+                                       (text_len bytes, as stored), a NUL, and
+                                       text_after more bytes; NULL otherwise. Owned
+                                       by the caller: free() it. */
     size_t text_len;                /* its length */
 };
 

@@ -2,10 +2,10 @@
  * test_perm.c - server/perm.c against the schema's permission cells, and
  * /schema.json's cells against what the server decides.
  *
- * server/ is one executable, not a library: perm.c (pure: jansson and the
- * schema) is compiled into this test. The page decides which buttons to show
- * from /schema.json's "permissions"; these tests make sure that what it reads
- * is what tafeld enforces.
+ * perm.c (pure: jansson and the schema) comes from the library tafel_server.
+ * The page decides which buttons to show from /schema.json's "permissions";
+ * these tests make sure that what it reads is what tafeld enforces, cell by
+ * cell, for scoped and unscoped actors.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -184,6 +184,76 @@ static void test_check_follows_the_cells(void **state)
     json_decref(scope);
 }
 
+/* Every cell of every kind's row, as the table itself has it
+ * (tafel_schema_kind()->perm), against what tafel_perm_check() decides, for
+ * an actor scoped to the opgave and an unscoped one: YES allows, NO refuses,
+ * OWN allows only the document's creator. A cell the docs and /schema.json
+ * show but the check does not follow (or the other way round) fails here. */
+static void check_cell(const struct tafel_actor *who, enum tafel_kind k, enum tafel_action a,
+                       enum tafel_perm cell)
+{
+    struct tafel_errinfo info;
+    /* Creating an opgave has no opgave yet, and only an unscoped actor may
+     * (perm.h); every other check is inside the actor's scope. */
+    bool new_opgave = k == TAFEL_KIND_OPGAVE && a == TAFEL_ACT_CREATE;
+    const char *opgave = new_opgave ? NULL : "opg-1";
+    enum tafel_err anyone = tafel_perm_check(who, k, a, opgave, NULL, &info);
+    enum tafel_err own = tafel_perm_check(who, k, a, opgave, who->id, &info);
+    enum tafel_err other = tafel_perm_check(who, k, a, opgave, "k-somebody-else", &info);
+    enum tafel_err want_anyone, want_own;
+    switch (cell) {
+    case TAFEL_PERM_YES:
+        want_anyone = want_own = new_opgave && who->scope ? TAFEL_E_FORBIDDEN : TAFEL_E_OK;
+        break;
+    case TAFEL_PERM_OWN:
+        want_anyone = TAFEL_E_FORBIDDEN;
+        want_own = TAFEL_E_OK;
+        break;
+    default:
+        want_anyone = want_own = TAFEL_E_FORBIDDEN;
+        break;
+    }
+    if (anyone != want_anyone || own != want_own || other != want_anyone)
+        print_error("%s %s %s (%s): cell %s, check gave %s/%s/%s\n", tafel_role_name(who->role),
+                    tafel_action_name(a), tafel_schema_kind(k)->name,
+                    who->scope ? "scoped" : "unscoped", tafel_perm_name(cell),
+                    tafel_err_name(anyone), tafel_err_name(own), tafel_err_name(other));
+    assert_int_equal(anyone, want_anyone);
+    assert_int_equal(own, want_own);
+    assert_int_equal(other, want_anyone);
+    /* Outside the scope the document does not exist, whatever the cell. */
+    if (who->scope && !new_opgave) {
+        assert_int_equal(tafel_perm_check(who, k, a, "opg-2", who->id, &info), TAFEL_E_NOT_FOUND);
+        assert_int_equal(tafel_perm_check(who, k, a, NULL, who->id, &info), TAFEL_E_NOT_FOUND);
+    }
+}
+
+static void test_check_follows_every_cell(void **state)
+{
+    (void)state;
+    json_t *scope = json_pack("[s]", "opg-1");
+    assert_non_null(scope);
+    size_t checked = 0;
+    for (int k = 0; k < TAFEL_KIND__COUNT; k++) {
+        const struct tafel_kind_def *def = tafel_schema_kind((enum tafel_kind)k);
+        assert_non_null(def);
+        for (int r = 0; r < TAFEL_ROLE__COUNT; r++) {
+            struct tafel_actor scoped = actor((enum tafel_role)r, "k-me", scope);
+            struct tafel_actor unscoped = actor((enum tafel_role)r, "k-me", NULL);
+            for (int a = 0; a < TAFEL_ACT__COUNT; a++) {
+                enum tafel_perm cell = def->perm[r][a];
+                assert_true(cell == TAFEL_PERM_NO || cell == TAFEL_PERM_YES ||
+                            cell == TAFEL_PERM_OWN);
+                check_cell(&scoped, (enum tafel_kind)k, (enum tafel_action)a, cell);
+                check_cell(&unscoped, (enum tafel_kind)k, (enum tafel_action)a, cell);
+                checked++;
+            }
+        }
+    }
+    assert_int_equal(checked, TAFEL_KIND__COUNT * TAFEL_ROLE__COUNT * TAFEL_ACT__COUNT);
+    json_decref(scope);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -191,6 +261,7 @@ int main(void)
         cmocka_unit_test(test_matrix_unchanged),
         cmocka_unit_test(test_schema_json_cells_are_the_servers),
         cmocka_unit_test(test_check_follows_the_cells),
+        cmocka_unit_test(test_check_follows_every_cell),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
