@@ -137,6 +137,7 @@ enum cli_lang { CLI_NL, CLI_EN };
     X(T_CREATED, "aangemaakt", "created")                                                        \
     X(T_CHANGED, "gewijzigd", "changed")                                                         \
     X(T_DELETED, "verwijderd", "deleted")                                                        \
+    X(T_MODERATED, "gemodereerd", "moderated")                                                   \
     X(T_NONE, "(geen)", "(none)")                                                                \
     X(T_MORE, "(meer dan getoond; verfijn met --opgave)",                                        \
       "(more than shown; narrow with --opgave)")                                                 \

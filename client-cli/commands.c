@@ -487,12 +487,47 @@ static enum cli_exit verb_delete(struct cli *cli, struct cli_args *a,
     return rc;
 }
 
+/* hide, restore, pin, unpin: a document of a moderated kind (the schema
+ * row says which), with the reason for the audit log. */
+static enum cli_exit verb_moderate(struct cli *cli, struct cli_args *a,
+                                   const struct tafel_kind_def *def)
+{
+    if (!def->moderated)
+        return cli_usage(cli, T_UNKNOWN_COMMAND, "%s %s", a->pos[0], a->pos[1]);
+    if (a->npos != 3)
+        return cli_usage(cli, a->npos < 3 ? T_MISSING_ARG : T_TOO_MANY_ARGS,
+                         "tafel %s %s ID [--reden TEXT]", def->name, a->pos[1]);
+    bool twice = false, twice_en = false;
+    const char *reason = cli_opt(cli, a, "reden", &twice);
+    const char *reason_en = cli_opt(cli, a, "reason", &twice_en);
+    if (twice || twice_en || (reason && reason_en))
+        return cli_usage(cli, T_TOO_MANY_ARGS, "%s", "--reden");
+    if (!reason)
+        reason = reason_en;
+    const struct cli_opt *unknown = cli_opt_unused(a);
+    if (unknown)
+        return cli_usage(cli, T_UNKNOWN_OPTION, "--%s", unknown->name);
+    json_t *msg = json_pack("{ss ss ss}", "type", "moderate", "id", a->pos[2], "action", a->pos[1]);
+    if (msg && reason)
+        json_object_set_new(msg, "reason", json_string(reason));
+    json_t *reply = NULL;
+    enum cli_exit rc = msg ? cli_request(cli, msg, &reply) : no_memory(cli);
+    if (rc == CLI_EXIT_OK && cli->json)
+        print_result(reply);
+    else if (rc == CLI_EXIT_OK)
+        printf("%s (%s): %s %s\n", tr(cli, T_MODERATED), a->pos[1], def->name, a->pos[2]);
+    json_decref(msg);
+    json_decref(reply);
+    return rc;
+}
+
 static const struct {
     const char *name;
     enum cli_exit (*run)(struct cli *, struct cli_args *, const struct tafel_kind_def *);
 } verbs[] = {
-    {"list", verb_list}, {"show", verb_show},     {"create", verb_create},
-    {"set", verb_set},   {"delete", verb_delete},
+    {"list", verb_list},        {"show", verb_show},     {"create", verb_create},
+    {"set", verb_set},          {"delete", verb_delete}, {"hide", verb_moderate},
+    {"restore", verb_moderate}, {"pin", verb_moderate},  {"unpin", verb_moderate},
 };
 
 bool kind_verb(const char *word)
@@ -571,7 +606,10 @@ void kind_help(const struct cli *cli, const struct tafel_kind_def *def)
     printf("tafel %s create%s --FIELD VALUE ...\n", n,
            def->kind == TAFEL_KIND_OPGAVE ? "" : " --opgave ID");
     printf("tafel %s set ID FIELD=VALUE ... [--rev N]\n", n);
-    printf("tafel %s delete ID [--rev N]\n\n", n);
+    printf("tafel %s delete ID [--rev N]\n", n);
+    if (def->moderated)
+        printf("tafel %s hide|restore|pin|unpin ID [--reden %s]\n", n, en ? "TEXT" : "TEKST");
+    printf("\n");
     printf("%s\n", en ? "Fields (* required; (server) cannot be set):"
                       : "Velden (* verplicht; (server) kunt u niet zetten):");
     struct out_table t;

@@ -19,17 +19,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ROWS(a)     (a), sizeof(a) / sizeof((a)[0])
-#define REQ_MAX     128                          /* bytes of a string `req` */
-#define TEN_YEARS   (10LL * 36525 * 86400 / 100) /* seconds, in Julian years */
-#define DUMP_FLAGS  (JSON_COMPACT | JSON_PRESERVE_ORDER)
-#define PAGE_MAX    1000                  /* largest `limit` of list and audit.list */
-#define LABEL_MAX   TAFEL_LABEL_MAX_CHARS /* a key label is the author of its reflecties */
-#define KEY_MAX     128                   /* an access key is 49 characters; a little room */
-#define CODE_MAX    16
-#define NAME_MAX_CP 40
-#define DEVICE_MAX  64 /* a device token is 43 characters; a little room */
-#define DATA_ID_MAX 64
+#define ROWS(a)       (a), sizeof(a) / sizeof((a)[0])
+#define REQ_MAX       128                          /* bytes of a string `req` */
+#define TEN_YEARS     (10LL * 36525 * 86400 / 100) /* seconds, in Julian years */
+#define DUMP_FLAGS    (JSON_COMPACT | JSON_PRESERVE_ORDER)
+#define PAGE_MAX      1000                  /* largest `limit` of list and audit.list */
+#define LABEL_MAX     TAFEL_LABEL_MAX_CHARS /* a key label is the author of its reflecties */
+#define KEY_MAX       128                   /* an access key is 49 characters; a little room */
+#define CODE_MAX      16
+#define NAME_MAX_CP   40
+#define REASON_MAX_CP 500 /* a moderator's reason: a sentence or two, kept in the audit log */
+#define DEVICE_MAX    64  /* a device token is 43 characters; a little room */
+#define DATA_ID_MAX   64
 
 /* -------------------------------------------------------------- names */
 
@@ -57,6 +58,11 @@ static const char *const event_ops[] = {"put", "delete", NULL};
 const char *tafel_msg_name(enum tafel_msg msg)
 {
     return (int)msg >= 0 && msg < TAFEL_MSG__COUNT ? msg_names[msg] : NULL;
+}
+
+const char *tafel_moderation_name(enum tafel_moderation m)
+{
+    return (unsigned)m <= TAFEL_MOD_UNPIN ? moderation_names[m] : NULL;
 }
 
 const char *tafel_role_name(enum tafel_role role)
@@ -148,7 +154,8 @@ static const struct mfield sub_f[] = {
 };
 static const struct mfield unsub_f[] = {OPGAVE_F};
 static const struct mfield moderate_f[] = {
-    ID_F, MF("action", M_WORD, true, R(moderation), .words = moderation_names)};
+    ID_F, MF("action", M_WORD, true, R(moderation), .words = moderation_names),
+    MF("reason", M_TEXT, false, R(reason), .min = 1, .max = REASON_MAX_CP)};
 static const struct mfield vote_f[] = {ID_F, MF("value", M_VOTE, false, R(value), .dflt = 1)};
 static const struct mfield feel_f[] = {ID_F,
                                        MF("value", M_INT, true, R(value), .min = -2, .max = 2)};

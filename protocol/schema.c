@@ -1055,8 +1055,10 @@ enum tafel_err tafel_schema_validate(enum tafel_kind kind, const json_t *doc,
 /* Equal as stored values: JSON null and absence are the same. */
 static bool same_value(const json_t *a, const json_t *b)
 {
-    a = json_is_null(a) ? NULL : a;
-    b = json_is_null(b) ? NULL : b;
+    /* null and absent are the same, and so are false and absent: a flag
+     * such as `hidden` that was never set is not set. */
+    a = json_is_null(a) || json_is_false(a) ? NULL : a;
+    b = json_is_null(b) || json_is_false(b) ? NULL : b;
     if (!a || !b)
         return a == b;
     return json_equal(a, b);

@@ -87,6 +87,8 @@ const char *tafel_msg_name(enum tafel_msg msg);
 
 /** Moderation actions on a reflectie (`moderate` message). */
 enum tafel_moderation { TAFEL_MOD_HIDE, TAFEL_MOD_RESTORE, TAFEL_MOD_PIN, TAFEL_MOD_UNPIN };
+/** @brief "hide", "restore", "pin", "unpin"; NULL out of range. */
+const char *tafel_moderation_name(enum tafel_moderation m);
 
 /**
  * A parsed, validated client request. Every pointer borrows from `root` and
@@ -117,6 +119,7 @@ struct tafel_request {
     const char *data_id; /* sub: the data directory identity the client's since is from */
     /* interaction */
     enum tafel_moderation moderation; /* moderate */
+    const char *reason;               /* moderate: why (optional; audited) */
     int64_t value;                    /* feel: -2..2; vote: 1 (vote) or 0 (withdraw) */
     /* administration */
     enum tafel_role role;  /* key.create */

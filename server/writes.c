@@ -250,12 +250,20 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
     if (act == TAFEL_ACT_READ && !tafel_perm_can_interact(a->role))
         return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, NULL, "a waarnemer only reads");
 
+    /* Hiding and pinning leave a trace: they go through `moderate`, which
+     * is audited with its action and reason, never through a put or patch
+     * (a put that keeps the stored value is fine). */
     const char *mod_field = NULL;
     if ((op->msg == TAFEL_MSG_PUT || op->msg == TAFEL_MSG_PATCH) &&
-        tafel_schema_touches_flag(op->kind, current, w->doc, TAFEL_FF_MODERATE, &mod_field) &&
-        !tafel_actor_moderates(a, opgave))
-        return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, mod_field,
-                                 "only a moderator may change %s", mod_field);
+        tafel_schema_touches_flag(op->kind, current, w->doc, TAFEL_FF_MODERATE, &mod_field)) {
+        const char *path = op->msg == TAFEL_MSG_PUT ? "doc" : "set";
+        if (!tafel_actor_moderates(a, opgave))
+            return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, mod_field,
+                                     "only a moderator may change %s", mod_field);
+        return tafel_errinfo_set(info, TAFEL_E_BAD_REQUEST, mod_field,
+                                 "%s.%s changes only with moderate (hide, restore, pin, unpin)",
+                                 path, mod_field);
+    }
 
     if (proposed) {
         if (!current)
@@ -438,6 +446,7 @@ static void wop_free(struct wop *op)
     conn_unref(op->conn);
     json_decref(op->root);
     json_decref(op->input);
+    json_decref(op->audit_detail);
     json_decref(op->prev);
     json_decref(op->w.stored);
     free(op->w.text);
@@ -581,8 +590,10 @@ void tafel_writes_done(struct tafel_server *srv)
         json_decref(op->root);
         json_decref(op->input);
         json_decref(op->job_args);
-        op->root = op->input = op->job_args = NULL;
+        json_decref(op->audit_detail);
+        op->root = op->input = op->job_args = op->audit_detail = NULL;
         op->w.doc = NULL; /* pointed into root or input */
+        op->w.audit_detail = NULL;
         op->req = NULL;
     }
     tafel_writer_recycle(srv->writes->writer, list);
@@ -654,6 +665,13 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     w->text_after = TAFEL_EVENT_TAIL_ROOM;
     w->audit_action = audit_action_of(r->type, r->kind);
     op->audit_logged = w->audit_action != NULL;
+    if (r->type == TAFEL_MSG_MODERATE) {
+        /* What was done and why: the trace a moderation leaves. */
+        op->audit_detail = json_pack("{s:s}", "action", tafel_moderation_name(r->moderation));
+        if (op->audit_detail && r->reason)
+            json_object_set_new(op->audit_detail, "reason", json_string(r->reason));
+        w->audit_detail = op->audit_detail;
+    }
 
     enum tafel_err err = TAFEL_E_OK;
     switch (r->type) {

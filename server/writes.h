@@ -43,6 +43,7 @@ struct wop {
     /* document operations */
     struct tafel_write w; /* inputs point into the fields below or into root */
     json_t *input;        /* an interaction's empty patch, which the hook fills (owned) */
+    json_t *audit_detail; /* a moderation's action and reason, for its audit entry (owned) */
     json_t *prev;         /* the document before the change (set by the hook) */
     char id[TAFEL_ID_MAX + 1];
     char opgave[TAFEL_ID_MAX + 1];

@@ -488,8 +488,8 @@ static int op_audit(tafel_store *st, MDB_txn *txn, const struct tafel_write *w,
     /* The opgave, so that an audit reader scoped to some opgaven sees the
      * entries about them (and only those). */
     json_t *detail = json_pack("{s:I, s:s}", "rev", (json_int_t)s->rev, "opgave", s->opgave);
-    if (!detail)
-        return ENOMEM;
+    if (!detail || (w->audit_detail && json_object_update(detail, (json_t *)w->audit_detail)))
+        return json_decref(detail), ENOMEM;
     snprintf(target, sizeof(target), "%s/%s", w->kind, s->id);
     int rc = store__audit_put(st, txn, w->actor, w->audit_action, target, detail, now_ms);
     json_decref(detail);

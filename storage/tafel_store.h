@@ -160,6 +160,8 @@ struct tafel_write {
                                 (the server marks e.g. moderator-only changes) */
     tafel_write_check check; /* may be NULL */
     void *check_ctx;
+    const json_t *audit_detail; /* with audit_action: members added to the entry's
+                                   detail (e.g. a moderation's action and reason) */
     const char *audit_action; /* non-NULL: append an audit entry in the same
                                  transaction (actor, action, kind/id) */
     bool redact_history;      /* strip the content of every EARLIER change-log

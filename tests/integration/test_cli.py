@@ -216,10 +216,11 @@ class CliBasicsTest(CliCase):
         self.assertEqual(ind["baseline"], 3.5)
         self.assertEqual(ind["target"], -2)
         refl = self.js("reflect", doc["id"], "Goed gesprek", "--sort", "goed")
-        refl = self.js("reflectie", "set", refl["id"], "pinned=ja")
-        self.assertIs(refl["pinned"], True)
-        refl = self.js("reflectie", "set", refl["id"], "pinned=nee")
-        self.assertIs(refl["pinned"], False)
+        # ja/nee become booleans; pinned itself changes only with `moderate`
+        # (the server says so, naming the field: the value arrived as a bool).
+        cp = self.fails(2, "reflectie", "set", refl["id"], "pinned=ja")
+        self.assertIn("set.pinned changes only with moderate", cp.stderr)
+        self.assertIs(self.js("reflectie", "pin", refl["id"])["doc"]["pinned"], True)
 
     def test_usage_errors_exit_2(self):
         o = self.new_opgave()
@@ -569,6 +570,29 @@ class CliBasicsTest(CliCase):
         self.assertRegex(en, r"title\s+Title\s+Vitale kernen")
         cp = self.fails(7, "--lang", "en", "opgave", "show", "bestaatniet")
         self.assertIn("not found", cp.stderr)
+
+
+class CliModerationTest(CliCase):
+
+    def test_hide_restore_pin_unpin_with_a_reason(self):
+        o = self.new_opgave()
+        r = self.js("reflect", o, "Bel me op 06-12345678", "--sort", "idee")
+        out = self.ok("reflectie", "hide", r["id"], "--reden", "Telefoonnummer in de tekst").stdout
+        self.assertIn("gemodereerd (hide)", out)
+        self.assertTrue(self.js("reflectie", "show", r["id"])["hidden"])
+        self.assertFalse(self.js("reflectie", "restore", r["id"])["doc"].get("hidden", False))
+        self.assertTrue(self.js("reflectie", "pin", r["id"], "--reden", "Goed punt")["doc"]["pinned"])
+        self.ok("reflectie", "unpin", r["id"])
+        audit = self.js("audit", "--limit", "1000")
+        entries = audit["entries"] if isinstance(audit, dict) else audit
+        mods = [(e["detail"]["action"], e["detail"].get("reason")) for e in entries
+                if e["action"] == "moderate" and e["target"] == "reflectie/" + r["id"]]
+        self.assertEqual(mods, [("hide", "Telefoonnummer in de tekst"), ("restore", None),
+                                ("pin", "Goed punt"), ("unpin", None)])
+        # Only moderated kinds have the verbs; the reason is optional text.
+        self.fails(2, "opgave", "hide", o)
+        self.fails(2, "reflectie", "hide")
+        self.assertIn("hide|restore|pin|unpin", self.ok("reflectie", "--help").stdout)
 
 
 class CliReportTest(CliCase):

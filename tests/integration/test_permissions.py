@@ -456,6 +456,59 @@ class HiddenReflectionTest(TafelCase):
         self.assertNotIn("text", before[0]["doc"])
 
 
+class ModerationTraceTest(TafelCase):
+    """Issue 12: hiding and pinning go only through `moderate`, which leaves
+    an audit entry saying what was done and why."""
+
+    @async_test(timeout=60)
+    async def test_patch_of_moderated_fields_is_refused(self):
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        refl = await adm.create("reflectie", {"opgave": a, "sort": "idee", "text": "Meer bankjes"})
+        _k, lkey = await adm.make_key("opgaveleider", [a])
+        lead = await Client.auth(self.port, lkey)
+        seq = self.seq()
+        for who in (adm, lead):
+            for field in ("hidden", "pinned"):
+                with self.subTest(field=field):
+                    reply = await who.request({"type": "patch", "kind": "reflectie",
+                                               "id": refl["id"], "set": {field: True}})
+                    self.assertEqual((reply.get("code"), reply.get("field")),
+                                     ("bad_request", field), reply)
+                    self.assertIn("moderate", reply["message"])
+                    doc = dict(refl, **{field: True})
+                    reply = await who.request({"type": "put", "kind": "reflectie", "doc": doc})
+                    self.assertEqual(reply.get("code"), "bad_request", reply)
+        self.assertEqual(self.seq(), seq, "nothing was written")
+        # A put that keeps the stored value is an ordinary edit.
+        doc = {"id": refl["id"], "rev": refl["rev"], "sort": "idee",
+               "text": "Meer bankjes in het park", "hidden": False}
+        await lead.ok({"type": "put", "kind": "reflectie", "doc": doc})
+
+    @async_test(timeout=60)
+    async def test_every_moderation_is_audited_with_action_and_reason(self):
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        refl = await adm.create("reflectie", {"opgave": a, "sort": "vraag", "text": "Wie betaalt?"})
+        _k, lkey = await adm.make_key("opgaveleider", [a])
+        lead = await Client.auth(self.port, lkey)
+        steps = [("hide", "Persoonsgegevens in de tekst"), ("restore", None),
+                 ("pin", "Belangrijke vraag"), ("unpin", None)]
+        for action, reason in steps:
+            msg = {"type": "moderate", "id": refl["id"], "action": action}
+            if reason:
+                msg["reason"] = reason
+            await lead.ok(msg)
+        bad = await lead.request({"type": "moderate", "id": refl["id"], "action": "hide",
+                                  "reason": "x" * 501})
+        self.assertEqual((bad.get("code"), bad.get("field")), ("too_large", "reason"), bad)
+        entries = (await adm.ok({"type": "audit.list", "limit": 1000}))["entries"]
+        mods = [e for e in entries if e["action"] == "moderate"
+                and e["target"] == "reflectie/" + refl["id"]]
+        self.assertEqual([(e["detail"]["action"], e["detail"].get("reason")) for e in mods], steps)
+        self.assertTrue(all(e["actor"] == lead.me["actor"] for e in mods), mods)
+
+
 class BesluitTest(TafelCase):
     """A decision answers reflecties and starts activiteiten of its own
     opgave; it is audited; the page learns of it from /schema.json."""
