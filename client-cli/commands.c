@@ -528,6 +528,7 @@ static const struct {
     {"list", verb_list},        {"show", verb_show},     {"create", verb_create},
     {"set", verb_set},          {"delete", verb_delete}, {"hide", verb_moderate},
     {"restore", verb_moderate}, {"pin", verb_moderate},  {"unpin", verb_moderate},
+    {"approve", verb_moderate},
 };
 
 bool kind_verb(const char *word)
@@ -608,7 +609,8 @@ void kind_help(const struct cli *cli, const struct tafel_kind_def *def)
     printf("tafel %s set ID FIELD=VALUE ... [--rev N]\n", n);
     printf("tafel %s delete ID [--rev N]\n", n);
     if (def->moderated)
-        printf("tafel %s hide|restore|pin|unpin ID [--reden %s]\n", n, en ? "TEXT" : "TEKST");
+        printf("tafel %s hide|restore|pin|unpin|approve ID [--reden %s]\n", n,
+               en ? "TEXT" : "TEKST");
     printf("\n");
     printf("%s\n", en ? "Fields (* required; (server) cannot be set):"
                       : "Velden (* verplicht; (server) kunt u niet zetten):");

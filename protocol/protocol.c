@@ -52,7 +52,7 @@ static const char *const role_labels[][2] = {
 _Static_assert(sizeof(role_labels) / sizeof(role_labels[0]) == TAFEL_ROLE__COUNT,
                "one label per role");
 
-static const char *const moderation_names[] = {"hide", "restore", "pin", "unpin", NULL};
+static const char *const moderation_names[] = {"hide", "restore", "pin", "unpin", "approve", NULL};
 static const char *const event_ops[] = {"put", "delete", NULL};
 
 const char *tafel_msg_name(enum tafel_msg msg)
@@ -62,7 +62,7 @@ const char *tafel_msg_name(enum tafel_msg msg)
 
 const char *tafel_moderation_name(enum tafel_moderation m)
 {
-    return (unsigned)m <= TAFEL_MOD_UNPIN ? moderation_names[m] : NULL;
+    return (unsigned)m <= TAFEL_MOD_APPROVE ? moderation_names[m] : NULL;
 }
 
 const char *tafel_role_name(enum tafel_role role)

@@ -209,6 +209,10 @@ static const struct tafel_field reflectie_fields[] = {
       D("Hidden by a moderator; set through the moderate message", "Verborgen")),
     F("pinned", TAFEL_F_BOOL, TAFEL_FF_MODERATE, L("Vastgepind", "Pinned"),
       D("Pinned by a moderator; set through the moderate message", "Vastgepind")),
+    F("pending", TAFEL_F_BOOL, SRV, L("Wacht op goedkeuring", "Awaiting approval"),
+      D("A contribution to a pre-moderated session that no moderator approved yet: hidden from "
+        "everyone but the moderators until `moderate` approve",
+        "Wacht op goedkeuring")),
     F("author", TAFEL_F_STRING, SRV, .max_len = TAFEL_LABEL_MAX_CHARS, L("Auteur", "Author"),
       D("Display name of the contributor", "Auteur")),
     F("author_role", TAFEL_F_ENUM, SRV, .values = author_roles,
@@ -237,6 +241,10 @@ static const struct tafel_field sessie_fields[] = {
       D("The short code participants join with, given when the session opens", "Deelnamecode")),
     F("starts_at", TAFEL_F_DATETIME, 0, L("Begint om", "Starts at"),
       D("Planned start", "Begint om")),
+    F("premoderation", TAFEL_F_BOOL, 0, L("Eerst goedkeuren", "Pre-moderation"),
+      D("Contributions reach the moderators first, and everyone else (the projector included) "
+        "only once a moderator approved them",
+        "Bijdragen eerst goedkeuren")),
     F("opened_at", TAFEL_F_DATETIME, SRV, L("Geopend om", "Opened at"),
       D("When it was opened", "Geopend om")),
     F("closed_at", TAFEL_F_DATETIME, SRV, L("Gesloten om", "Closed at"),

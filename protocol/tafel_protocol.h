@@ -86,7 +86,13 @@ enum tafel_msg {
 const char *tafel_msg_name(enum tafel_msg msg);
 
 /** Moderation actions on a reflectie (`moderate` message). */
-enum tafel_moderation { TAFEL_MOD_HIDE, TAFEL_MOD_RESTORE, TAFEL_MOD_PIN, TAFEL_MOD_UNPIN };
+enum tafel_moderation {
+    TAFEL_MOD_HIDE,
+    TAFEL_MOD_RESTORE,
+    TAFEL_MOD_PIN,
+    TAFEL_MOD_UNPIN,
+    TAFEL_MOD_APPROVE /* a contribution of a pre-moderated session: shown to everyone */
+};
 /** @brief "hide", "restore", "pin", "unpin"; NULL out of range. */
 const char *tafel_moderation_name(enum tafel_moderation m);
 

@@ -110,6 +110,18 @@ static enum tafel_err check_refs(struct tafel_server *srv, enum tafel_kind kind,
     return TAFEL_E_OK;
 }
 
+/* True if @p session asks for its contributions to be approved first. Read
+ * in the loop, like the references: a session switched meanwhile applies
+ * from the next contribution. */
+static bool session_premoderated(struct tafel_server *srv, const char *session)
+{
+    json_t *doc = NULL;
+    bool on = tafel_store_get(srv->store, "sessie", session, &doc) == TAFEL_E_OK &&
+              json_is_true(json_object_get(doc, "premoderation"));
+    json_decref(doc);
+    return on;
+}
+
 /* --------------------------------------------------- the hook (writer thread) */
 
 static const char join_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -166,6 +178,15 @@ static enum tafel_err apply_interaction(struct wop *op, struct tafel_write *w,
         return TAFEL_E_OK;
     }
     case TAFEL_MSG_MODERATE: {
+        if (op->moderation != TAFEL_MOD_PIN && op->moderation != TAFEL_MOD_UNPIN) {
+            /* A moderator decided on a pending contribution: approving or
+             * restoring shows it, hiding rejects it. */
+            json_object_del(proposed, "pending");
+            if (op->moderation == TAFEL_MOD_APPROVE) {
+                json_object_set_new(proposed, "hidden", json_false());
+                return TAFEL_E_OK;
+            }
+        }
         const char *field = op->moderation == TAFEL_MOD_HIDE || op->moderation == TAFEL_MOD_RESTORE
                                 ? "hidden"
                                 : "pinned";
@@ -205,6 +226,12 @@ static enum tafel_err fill_created(struct wop *op, const struct tafel_actor *a, 
          * an inwoner's contribution. */
         json_object_set_new(proposed, "author", json_string(a->name));
         json_object_set_new(proposed, "author_role", json_string(tafel_role_name(a->role)));
+        if (op->premoderated) {
+            /* The moderators see it first: hidden (with all that hiding
+             * means for readers and replays) and marked as waiting. */
+            json_object_set_new(proposed, "hidden", json_true());
+            json_object_set_new(proposed, "pending", json_true());
+        }
         if (a->session[0]) {
             /* Joined by code: contributions belong to that session. */
             const char *s = str_field(proposed, "session");
@@ -724,6 +751,8 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
     if (contribution) {
         qsession = c->actor.session[0] ? c->actor.session : str_field(r->doc, "session");
         qopgave = op->opgave;
+        op->premoderated = qsession && !tafel_actor_moderates(&c->actor, op->opgave) &&
+                           session_premoderated(srv, qsession);
     } else if (c->actor.session[0]) {
         qsession = c->actor.session;
         qopgave = json_string_value(json_array_get(c->actor.scope, 0));

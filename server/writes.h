@@ -50,6 +50,7 @@ struct wop {
     int64_t value;                        /* vote, feel */
     enum tafel_moderation moderation;     /* moderate */
     bool audit_logged;                    /* an administrative change: logged too */
+    bool premoderated;                    /* a contribution to a pre-moderated session */
     char quota_session[TAFEL_ID_MAX + 1]; /* a write counted against this session */
     uint64_t quota_bytes;                 /* ... with this many bytes reserved */
     bool quota_contribution;              /* ... and as one of its contributions */

@@ -592,7 +592,7 @@ class CliModerationTest(CliCase):
         # Only moderated kinds have the verbs; the reason is optional text.
         self.fails(2, "opgave", "hide", o)
         self.fails(2, "reflectie", "hide")
-        self.assertIn("hide|restore|pin|unpin", self.ok("reflectie", "--help").stdout)
+        self.assertIn("hide|restore|pin|unpin|approve", self.ok("reflectie", "--help").stdout)
 
 
 class CliReportTest(CliCase):

@@ -230,6 +230,63 @@ class SessionTest(TafelCase):
         self.assertTrue(any(names_(e, sid) for e in entries), entries[-6:])
 
     @async_test()
+    async def test_premoderation(self):
+        """Issue 12: in a pre-moderated session a contribution reaches the
+        moderators first and everyone else only once approved."""
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        _k, lkey = await adm.make_key("opgaveleider", [a], label="Leider")
+        lead = await Client.auth(self.port, lkey)
+        s = await lead.create("sessie", {"opgave": a, "question": "Wat nu?", "premoderation": True})
+        opened = await lead.ok({"type": "session.open", "id": s["id"]})
+        _k, pkey = await adm.make_key("partner", [a], label="Partner")
+        partner = await Client.auth(self.port, pkey)
+        inw = await Client.join(self.port, opened["doc"]["join_code"], "Sanne")
+        for c in (lead, partner, inw):
+            await c.sub(a)
+        r = await inw.create("reflectie", {"opgave": a, "sort": "idee", "text": "Een bankje erbij"})
+        self.assertEqual((r.get("pending"), r.get("hidden")), (True, True), r)
+        ev = await lead.next_event(timeout=1)
+        self.assertEqual((ev["op"], ev["doc"]["text"], ev["doc"]["pending"]),
+                         ("put", "Een bankje erbij", True))
+        for c in (partner, inw):  # nothing of its text reaches them
+            ev = await c.next_event(timeout=1)
+            self.assertEqual((ev["op"], ev["doc"]["id"]), ("delete", r["id"]))
+            self.assertNotIn("text", ev["doc"])
+            await c.err({"type": "get", "kind": "reflectie", "id": r["id"]}, "not_found")
+            got = await c.ok({"type": "list", "opgave": a, "kind": "reflectie"})
+            self.assertEqual(got["docs"], [])
+        # Nobody sets pending or hidden by hand; a moderator approves.
+        reply = await lead.request({"type": "patch", "kind": "reflectie", "id": r["id"],
+                                    "set": {"hidden": False}})
+        self.assertEqual(reply.get("code"), "bad_request", reply)
+        ok = await lead.ok({"type": "moderate", "id": r["id"], "action": "approve",
+                            "reason": "Netjes"})
+        self.assertNotIn("pending", ok["doc"])
+        self.assertIs(ok["doc"]["hidden"], False)
+        for c in (partner, inw):
+            ev = await c.next_event(timeout=1)
+            self.assertEqual((ev["op"], ev["doc"]["text"], ev["seq"]),
+                             ("put", "Een bankje erbij", ok["seq"]))
+        # A moderator's own contribution does not wait; one that is
+        # rejected (hidden) stays away and is no longer pending.
+        own = await lead.create("reflectie", {"opgave": a, "session": s["id"], "sort": "goed",
+                                              "text": "Fijn dat jullie er zijn"})
+        self.assertNotIn("pending", own)
+        r2 = await inw.create("reflectie", {"opgave": a, "sort": "idee", "text": "Spam spam"})
+        rej = await lead.ok({"type": "moderate", "id": r2["id"], "action": "hide"})
+        self.assertNotIn("pending", rej["doc"])
+        self.assertIs(rej["doc"]["hidden"], True)
+        entries = (await adm.ok({"type": "audit.list", "limit": 1000}))["entries"]
+        mine = ("reflectie/" + r["id"], "reflectie/" + r2["id"])
+        acts = [(e["detail"]["action"], e["detail"].get("reason")) for e in entries
+                if e["action"] == "moderate" and e["target"] in mine]
+        self.assertEqual(acts, [("approve", "Netjes"), ("hide", None)])
+        # Without pre-moderation nothing waits.
+        plain = await lead.create("sessie", {"opgave": a, "question": "En nu?"})
+        self.assertNotIn("premoderation", plain)
+
+    @async_test()
     async def test_votes(self):
         adm, a, lead, sid, opened = await self.setup_session()
         code = opened["doc"]["join_code"]

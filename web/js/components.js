@@ -44,9 +44,10 @@ export function authorLabel(r) {
     h('span', { class: 'author-role' }, t('author.inwoner')));
 }
 
-/** Pinned first, then most votes, then newest. */
+/** Waiting for approval first (only moderators have those), then pinned,
+ * then most votes, then newest. */
 export function sortReflections(list) {
-  return [...list].sort((a, b) => (!!b.pinned - !!a.pinned) || ((b.votes || 0) - (a.votes || 0)) ||
+  return [...list].sort((a, b) => (!!b.pending - !!a.pending) || (!!b.pinned - !!a.pinned) || ((b.votes || 0) - (a.votes || 0)) ||
     (b.created_at || '').localeCompare(a.created_at || ''));
 }
 
@@ -64,8 +65,12 @@ export function reflectionCard(r, opts = {}) {
       onclick: () => vote(r, !mine) }, h('span', { 'aria-hidden': 'true' }, mine ? '★ ' : '☆ '), mine ? t('refl.unvote') : t('refl.vote')));
   }
   if (!opts.readonly && canModerate(me, r.kind)) {
-    actions.push(h('button', { type: 'button', class: 'mod', 'data-fk': `hide-${r.id}`, onclick: () => moderate(r, r.hidden ? 'restore' : 'hide') },
-      r.hidden ? t('mod.restore') : t('mod.hide')));
+    if (r.pending) {
+      actions.push(h('button', { type: 'button', class: 'mod primary', 'data-fk': `approve-${r.id}`, onclick: () => moderate(r, 'approve') },
+        t('mod.approve')));
+    }
+    actions.push(h('button', { type: 'button', class: 'mod', 'data-fk': `hide-${r.id}`, onclick: () => moderate(r, r.hidden && !r.pending ? 'restore' : 'hide') },
+      r.pending ? t('mod.reject') : r.hidden ? t('mod.restore') : t('mod.hide')));
     if (!r.hidden) {
       actions.push(h('button', { type: 'button', class: 'mod', 'data-fk': `pin-${r.id}`, onclick: () => moderate(r, r.pinned ? 'unpin' : 'pin') },
         r.pinned ? t('mod.unpin') : t('mod.pin')));
@@ -82,7 +87,8 @@ export function reflectionCard(r, opts = {}) {
     h('p', { class: 'refl-meta' },
       h('span', { class: `sort-tag sort-${r.sort}` }, valueLabel(r.kind, 'sort', r.sort)),
       r.pinned ? h('span', { class: 'flag pinned' }, h('span', { 'aria-hidden': 'true' }, '📌 '), t('refl.pinned')) : null,
-      r.hidden ? h('span', { class: 'flag hidden' }, t('refl.hidden')) : null),
+      r.pending ? h('span', { class: 'flag pending' }, t('refl.pending'))
+        : r.hidden ? h('span', { class: 'flag hidden' }, t('refl.hidden')) : null),
     h('p', { class: 'refl-text' }, r.text),
     h('p', { class: 'refl-foot' },
       authorLabel(r),

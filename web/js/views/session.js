@@ -85,7 +85,7 @@ export function mountSession(root, id) {
       if (reply.doc) store.put(reply.doc);
       text.value = '';
       text.focus();
-      ctx.announce(t('session.added'));
+      ctx.announce(t(reply.doc && reply.doc.pending ? 'session.added.pending' : 'session.added'));
     } else {
       err.textContent = errorText(reply);
       text.setAttribute('aria-invalid', 'true');
