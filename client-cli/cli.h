@@ -20,6 +20,7 @@
  *   admin.c     keys, audit, whoami
  *   watch.c     the live change stream with reconnect
  *   report.c    the opgave's story for the council (md, html, json)
+ *   device.c    an inhabitant's data by its device token: export, erase
  *   output.c    texts in two languages, tables, JSON, the error line, today
  *
  * Ownership: `struct cli` owns the connection, the strings read from the
@@ -206,7 +207,33 @@ enum cli_lang { CLI_NL, CLI_EN };
     X(T_R_STORIES, "Succesverhalen", "Success stories")                                          \
     X(T_R_LESSONS, "Geleerde lessen", "Lessons learned")                                         \
     X(T_R_INWONER, "inwoner", "resident")                                                        \
-    X(T_R_NOTHING, "Nog niets vastgelegd.", "Nothing recorded yet.")
+    X(T_R_NOTHING, "Nog niets vastgelegd.", "Nothing recorded yet.")                             \
+    X(T_DEV_PARTICIPANT, "deelnemer", "participant")                                             \
+    X(T_DEV_SESSION, "sessie", "session")                                                        \
+    X(T_DEV_QUESTION, "vraag", "question")                                                       \
+    X(T_DEV_JOINED, "meegedaan sinds", "joined")                                                 \
+    X(T_DEV_NAMES, "naam", "name")                                                               \
+    X(T_DEV_CONTRIBUTIONS, "bijdragen", "contributions")                                         \
+    X(T_DEV_VOTES, "stemmen op bijdragen", "votes on contributions")                             \
+    X(T_DEV_FEELINGS, "gevoel bij momenten", "feelings about moments")                           \
+    X(T_DEV_HIDDEN, "verborgen", "hidden")                                                       \
+    X(T_DEV_ERASED, "gewist", "erased")                                                          \
+    X(T_DEV_NOT_ERASED, "niet gewist: niet bevestigd", "not erased: not confirmed")              \
+    X(T_DEV_CONFIRM,                                                                             \
+      "Alles wat dit apparaat heeft bijgedragen wordt gewist: bijdragen, stemmen en gevoel "     \
+      "bij de tijdlijn. Dat kan niet ongedaan worden gemaakt. Typ ja om te wissen: ",            \
+      "Everything this device contributed will be erased: contributions, votes and feelings "    \
+      "about the timeline. This cannot be undone. Type yes to erase: ")                          \
+    X(T_DEV_NEED_YES, "wissen zonder terminal om te bevestigen alleen met --yes",                \
+      "erasing without a terminal to confirm on only with --yes")                                \
+    X(T_DEV_UNKNOWN, "geen apparaat met deze token (of niet een dat u mag inzien)",              \
+      "no device with this token (or not one you may see)")                                      \
+    X(T_HINT_DEV_TOKEN,                                                                          \
+      "controleer de token: 43 tekens, te zien onder 'Mijn bijdragen' op de "                    \
+      "pagina van de inwoner",                                                                   \
+      "check the token: 43 characters, shown under 'Mijn bijdragen' "                            \
+      "on the inhabitant's page")                                                                \
+    X(T_DEV_WRITE, "kan het bestand niet schrijven", "cannot write the file")
 
 enum cli_text {
 #define CLI_TEXT_ENUM(id, nl, en) id,
@@ -399,6 +426,7 @@ enum cli_exit cmd_whoami(struct cli *cli, struct cli_args *a);
 enum cli_exit cmd_login(struct cli *cli, struct cli_args *a);
 enum cli_exit cmd_watch(struct cli *cli, struct cli_args *a);
 enum cli_exit cmd_report(struct cli *cli, struct cli_args *a);
+enum cli_exit cmd_device(struct cli *cli, struct cli_args *a); /* device.c */
 
 /** @brief True if @p word is a verb of the kind commands (list show ...). */
 bool kind_verb(const char *word);

@@ -41,6 +41,7 @@ static const char *const watch_opts[] = {NULL};
 static const char *const key_opts[] = {"role", "opgave", "label", "expires", "cascade", NULL};
 static const char *const audit_opts[] = {"after", "limit", NULL};
 static const char *const report_opts[] = {"format", NULL};
+static const char *const device_opts[] = {"out", "yes", NULL};
 
 static const struct command commands[] = {
     {"KIND", cmd_kind, NULL,
@@ -109,6 +110,23 @@ static const struct command commands[] = {
      "The opgave's story for the council: goal, steering triangle, traffic light,\n"
      "action lines, indicators with trend, timeline with high and low points, success\n"
      "stories and lessons learned. HTML is a complete page."},
+    {"device", cmd_device, device_opts,
+     "tafel device export TOKEN [--out FILE]\n"
+     "tafel device erase TOKEN [--yes]",
+     "Het recht op inzage en wissen van een inwoner (beheerders, aan de balie): alles\n"
+     "wat het apparaat met deze token heeft bijgedragen (bijdragen, stemmen, gevoel bij\n"
+     "de tijdlijn, de naam en de sessie). De inwoner ziet de token op de pagina onder\n"
+     "'Mijn bijdragen'. 'export' toont een overzicht; met --json het hele document,\n"
+     "met --out FILE in een bestand dat alleen u mag lezen. 'erase' wist alles in een\n"
+     "keer, ook voor de anderen; vraagt eerst om bevestiging, en weigert zonder\n"
+     "terminal tenzij --yes. Beide komen in het auditlogboek.",
+     "An inhabitant's right of access and erasure (beheerders, at the desk): everything\n"
+     "the device with this token contributed (contributions, votes, feelings about the\n"
+     "timeline, the name and the session). The inhabitant sees the token on the page\n"
+     "under 'Mijn bijdragen'. 'export' prints a summary; with --json the whole\n"
+     "document, with --out FILE in a file only you may read. 'erase' erases all of it\n"
+     "at once, also for the others; it asks to confirm first, and refuses without a\n"
+     "terminal unless --yes. Both are written to the audit log."},
     {"login", cmd_login, no_opts, "tafel login URL",
      "URL en sleutel controleren en bewaren in $XDG_CONFIG_HOME/tafel/config\n"
      "(modus 0600). De sleutel komt uit TAFEL_KEY; anders van stdin als dat geen\n"

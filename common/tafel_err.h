@@ -38,7 +38,8 @@
     X(TRIMMED, "not_found", "changes older than the retained log were asked for") \
     X(KEY_REVOKED, "unauthorized", "access key revoked")                          \
     X(KEY_EXPIRED, "unauthorized", "access key expired")                          \
-    X(INVALID_ARG, "internal", "invalid argument to an internal call")
+    X(INVALID_ARG, "internal", "invalid argument to an internal call")            \
+    X(BUSY, "unavailable", "data directory in use by another process")
 
 enum tafel_err {
 #define TAFEL_ERR_ENUM(name, wire, desc) TAFEL_E_##name,

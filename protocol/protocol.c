@@ -172,6 +172,8 @@ static const struct mfield key_revoke_f[] = {MF("key_id", M_ID, true, R(key_id))
                                              MF("cascade", M_VOTE, false, R(cascade), .dflt = 0)};
 static const struct mfield audit_list_f[] = {
     MF("after", M_UINT, false, R(after), .max = TAFEL_INT_MAX), LIMIT_F};
+static const struct mfield device_f[] = {
+    MF("device", M_TEXT, true, R(device), .min = 1, .max = DEVICE_MAX)};
 
 struct mdef {
     const struct mfield *fields;
@@ -201,6 +203,8 @@ static const struct mdef messages[TAFEL_MSG__COUNT] = {
     [TAFEL_MSG_KEY_LIST] = {NULL, 0, NO_KIND},
     [TAFEL_MSG_KEY_REVOKE] = {ROWS(key_revoke_f), NO_KIND},
     [TAFEL_MSG_AUDIT_LIST] = {ROWS(audit_list_f), NO_KIND},
+    [TAFEL_MSG_DEVICE_EXPORT] = {ROWS(device_f), NO_KIND},
+    [TAFEL_MSG_DEVICE_ERASE] = {ROWS(device_f), NO_KIND},
 };
 
 /* Server -> client: the envelope of the types a client acts on. */

@@ -207,6 +207,10 @@ static const struct tafel_field reflectie_fields[] = {
       D("The session it was added in", "Sessie")),
     F("hidden", TAFEL_F_BOOL, TAFEL_FF_MODERATE, L("Verborgen", "Hidden"),
       D("Hidden by a moderator; set through the moderate message", "Verborgen")),
+    F("hidden_at", TAFEL_F_DATETIME, SRV, L("Verborgen om", "Hidden at"),
+      D("When a moderator hid it; a hidden contribution is deleted a set time after "
+        "(tafeld --delete-hidden-after)",
+        "Verborgen om")),
     F("pinned", TAFEL_F_BOOL, TAFEL_FF_MODERATE, L("Vastgepind", "Pinned"),
       D("Pinned by a moderator; set through the moderate message", "Vastgepind")),
     F("pending", TAFEL_F_BOOL, SRV, L("Wacht op goedkeuring", "Awaiting approval"),

@@ -73,7 +73,9 @@ struct tafel_limits {
     X(KEY_CREATE, "key.create")       \
     X(KEY_LIST, "key.list")           \
     X(KEY_REVOKE, "key.revoke")       \
-    X(AUDIT_LIST, "audit.list")
+    X(AUDIT_LIST, "audit.list")       \
+    X(DEVICE_EXPORT, "device.export") \
+    X(DEVICE_ERASE, "device.erase")
 
 enum tafel_msg {
 #define TAFEL_MSG_ENUM(e, wire) TAFEL_MSG_##e,
@@ -121,7 +123,8 @@ struct tafel_request {
     const char *key;     /* hello */
     const char *code;    /* join */
     const char *name;    /* join: display name, 1..40 code points, spaces trimmed, visible */
-    const char *device;  /* join: the device token an earlier join returned (optional) */
+    const char *device;  /* join: the device token an earlier join returned (optional);
+                            device.export, device.erase: the device whose data it is */
     const char *data_id; /* sub: the data directory identity the client's since is from */
     /* interaction */
     enum tafel_moderation moderation; /* moderate */

@@ -3,8 +3,9 @@
 #   build/       the default build (-Wall -Wextra -Werror)
 #   build-asan/  AddressSanitizer + UndefinedBehaviorSanitizer
 # then builds it as a user would (cmake -DCMAKE_BUILD_TYPE=Release, no
-# -Werror: it must build, warnings and all), and fuzzes the protocol parser
-# for 30 s on its seed corpus.
+# -Werror: it must build, warnings and all), and fuzzes for 30 s each, on
+# their seed corpora, the protocol parser (fuzz_request) and the request
+# handler (fuzz_dispatch: the server library on a real store).
 # Exits non-zero when anything fails.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,23 +39,56 @@ else
   failed=1
 fi
 
-echo "== fuzz protocol parser (30 s)"
-# Only the fuzz target: in this build protocol/ is instrumented for libFuzzer.
-if CC=clang TAFEL_TARGET=fuzz_request scripts/build.sh build-fuzz -DTAFEL_FUZZ=ON -DTAFEL_WERROR=ON \
-  >build-fuzz.log 2>&1; then
-  work=build-fuzz/corpus
+# A fuzz target for 30 s on a corpus of its own in build-fuzz/ (grown from its
+# seeds in tests/fuzz/); a crash or a broken invariant fails the script.
+run_fuzz() {
+  local target=$1 work=$2 seeds=$3
+  shift 3
   mkdir -p "$work"
-  if build-fuzz/tests/fuzz_request -max_total_time=30 -print_final_stats=1 \
-       -artifact_prefix=build-fuzz/ "$work" tests/fuzz/corpus >build-fuzz/fuzz.log 2>&1; then
-    grep -E 'stat::number_of_executed_units|Done' build-fuzz/fuzz.log || true
-    echo "fuzz: no crash"
+  if build-fuzz/tests/$target -max_total_time=30 -print_final_stats=1 \
+       -artifact_prefix=build-fuzz/$target- "$@" "$work" "$seeds" >build-fuzz/$target.log 2>&1; then
+    grep -E 'stat::number_of_executed_units|stat::average_exec_per_sec|Done' build-fuzz/$target.log || true
+    echo "$target: no crash"
   else
-    tail -40 build-fuzz/fuzz.log
-    echo "fuzz: FAILED (artifact in build-fuzz/)"
+    tail -40 build-fuzz/$target.log
+    echo "$target: FAILED (artifact build-fuzz/$target-*)"
+    return 1
+  fi
+}
+
+echo "== fuzz the protocol parser and the request handler (30 s each)"
+# Only the fuzz targets (the target `fuzz`): in this build protocol/, storage/
+# and server/ are instrumented for libFuzzer.
+if CC=clang TAFEL_TARGET=fuzz scripts/build.sh build-fuzz -DTAFEL_FUZZ=ON -DTAFEL_WERROR=ON \
+  >build-fuzz.log 2>&1; then
+  run_fuzz fuzz_request build-fuzz/corpus tests/fuzz/corpus || failed=1
+  run_fuzz fuzz_dispatch build-fuzz/corpus-dispatch tests/fuzz/corpus_dispatch \
+    -dict=tests/fuzz/dispatch.dict || failed=1
+else
+  cat build-fuzz.log
+  failed=1
+fi
+
+# The crash test (docs/durability.md) ran in both builds above (ctest
+# crash_short, 10 trials). Here the same harness must FAIL a build that does
+# not sync (TAFEL_UNSAFE_NOSYNC: MDB_NOSYNC), or it no longer sees lost writes.
+echo "== crash test against build-nosync (TAFEL_UNSAFE_NOSYNC): must report lost writes"
+if cmake -S . -B build-nosync -DTAFEL_WERROR=ON -DTAFEL_UNSAFE_NOSYNC=ON >build-nosync.log 2>&1 &&
+  cmake --build build-nosync -j"$(nproc)" --target tafeld tafel_crash_shim >>build-nosync.log 2>&1; then
+  if TAFELD=build-nosync/server/tafeld TAFEL_CRASH_SHIM=build-nosync/tests/libtafel_crash_shim.so \
+    /usr/bin/python3 tests/crash/crash_test.py --trials 2 >build-nosync/crash.log 2>&1; then
+    cat build-nosync/crash.log
+    echo "crash test: PASSED a build that does not sync: it no longer sees lost writes"
+    failed=1
+  elif grep -qE "lost acknowledged writes|does not open after the power cut" build-nosync/crash.log; then
+    grep -E "^crash_test: [0-9]+ of" build-nosync/crash.log
+    echo "crash test: fails the build that does not sync, as it must"
+  else
+    cat build-nosync/crash.log
     failed=1
   fi
 else
-  cat build-fuzz.log
+  cat build-nosync.log
   failed=1
 fi
 

@@ -284,6 +284,32 @@ void handle_join(struct tafel_server *srv, struct conn *c, struct tafel_request 
     json_decref(fs.found);
 }
 
+bool tafel_auth_guessing(struct tafel_server *srv, const struct conn *c)
+{
+    struct join_guard *g = guard_find(srv, c->addr, false);
+    return g && tafel_time_mono_ms() - g->window_start <= JOIN_WINDOW_MS &&
+           g->fails >= JOIN_FAILS_ALLOWED;
+}
+
+void tafel_auth_token_miss(struct tafel_server *srv, struct conn *c, const json_t *req)
+{
+    /* A token is 256 random bits, no code of 8 characters, but a refusal
+     * that comes at once would still let one connection try them as fast
+     * as it can: the same guard as a wrong join code, the same delay. */
+    struct join_guard *g = guard_find(srv, c->addr, true);
+    int64_t now = tafel_time_mono_ms();
+    if (g && now - g->window_start > JOIN_WINDOW_MS) {
+        g->fails = 0;
+        g->window_start = now;
+    }
+    if (g)
+        g->fails++;
+    c->refuse_at_ms = now + JOIN_FAIL_DELAY_MS;
+    json_decref(c->refuse_req); /* rx is paused until it is answered; still, never leak one */
+    c->refuse_req = req ? json_deep_copy(req) : NULL;
+    conn_pause_rx(c);
+}
+
 void tafel_auth_sweep(struct tafel_server *srv)
 {
     int64_t mono = tafel_time_mono_ms(), now = tafel_time_now_ms();
@@ -292,7 +318,13 @@ void tafel_auth_sweep(struct tafel_server *srv)
             continue;
         if (c->refuse_at_ms && mono >= c->refuse_at_ms) {
             c->refuse_at_ms = 0;
-            refuse(c, c->refuse_req, TAFEL_E_UNAUTHORIZED, "no open session with that code", 4401);
+            if (c->authed) { /* a device token that matched none: the connection stays */
+                conn_reply_error(c, c->refuse_req, TAFEL_E_NOT_FOUND, "device", "no such device");
+                conn_resume_rx(c);
+            } else {
+                refuse(c, c->refuse_req, TAFEL_E_UNAUTHORIZED, "no open session with that code",
+                       4401);
+            }
             json_decref(c->refuse_req);
             c->refuse_req = NULL;
         } else if (c->backlog.active && c->backlog.snapshot) {

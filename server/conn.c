@@ -167,6 +167,10 @@ void conn_close(struct conn *c, int code, const char *reason)
     conn_ref(c);
     c->next_leaver = c->srv->leavers;
     c->srv->leavers = c;
+    /* Read again what a paused connection still sends (it is ignored now):
+     * a socket closed with unread input is reset, and the peer may lose the
+     * close frame, seeing 1006 instead of the code. */
+    conn_resume_rx(c);
     /* A peer that never reads never becomes writeable: give the close frame
      * a few seconds to get out, then drop the socket. */
     c->srv->link->close_within(c->io, 5);

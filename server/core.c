@@ -16,6 +16,7 @@
 #include "quota.h"
 #include "metrics.h"
 #include "presence.h"
+#include "retention.h"
 #include "subs.h"
 #include "tafel_time.h"
 #include "writes.h"
@@ -27,13 +28,10 @@ bool tafel_core_start(struct tafel_server *srv, const struct tafel_link *link,
 {
     srv->link = link;
     srv->started_ms = tafel_time_mono_ms();
-    json_t *schema = tafel_schema_json();
-    srv->schema_json = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
-    json_decref(schema);
     srv->burst = malloc(TAFEL_HEADROOM + TAFEL_BURST_BYTES);
     srv->hub = hub_new(srv->store, srv->cfg.ring_size);
-    bool ok = srv->schema_json && srv->burst && srv->hub && tafel_quota_init(srv) &&
-              tafel_writes_start(srv, wake, wake_ctx);
+    bool ok =
+        srv->burst && srv->hub && tafel_quota_init(srv) && tafel_writes_start(srv, wake, wake_ctx);
     if (!ok)
         log_error("cannot start: out of memory or threads");
     return ok;
@@ -49,6 +47,7 @@ void tafel_core_stop_writes(struct tafel_server *srv)
 void tafel_core_stop(struct tafel_server *srv)
 {
     tafel_writes_stop(srv);
+    tafel_retention_free(srv);
     tafel_core_settle(srv);
     hub_free(srv->hub);
     srv->hub = NULL;
@@ -157,6 +156,7 @@ void tafel_core_tick(struct tafel_server *srv)
     tafel_quota_sweep(srv);
     tafel_core_settle(srv);
     tafel_presence_flush(srv, false);
+    tafel_retention_tick(srv);
     drain_step(srv);
     tafel_core_settle(srv);
 }
@@ -178,9 +178,14 @@ char *tafel_core_http(struct tafel_server *srv, const char *uri, unsigned *statu
         *status = strcmp(state, "ok") == 0 ? 200 : 503;
     } else if (strcmp(uri, "/schema.json") == 0) {
         /* The kinds, fields, labels and permission cells the page builds
-         * its forms and buttons from; built once at start (the table is
-         * compiled in). */
-        body = strdup(srv->schema_json);
+         * its forms and buttons from; built on the first request (the table
+         * is compiled in, so once is enough), not at every start. */
+        if (!srv->schema_json) {
+            json_t *schema = tafel_schema_json();
+            srv->schema_json = schema ? json_dumps(schema, JSON_COMPACT) : NULL;
+            json_decref(schema);
+        }
+        body = srv->schema_json ? strdup(srv->schema_json) : NULL;
     } else if (strcmp(uri, "/metrics") == 0) {
         body = tafel_metrics_render(srv);
         *ctype = "text/plain; version=0.0.4";

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "auth.h"
+#include "privacy.h"
 #include "quota.h"
 #include "reads.h"
 #include "subs.h"
@@ -26,6 +27,7 @@ typedef void (*handler_fn)(struct tafel_server *srv, struct conn *c, struct tafe
 #define WRITERS  (ANY_ROLE & ~R(WAARNEMER)) /* a waarnemer reads, and only reads */
 #define ADMIN    (R(BEHEERDER))
 #define LEADS    (R(BEHEERDER) | R(OPGAVELEIDER))
+#define PRIVACY  (R(BEHEERDER) | R(INWONER)) /* an inhabitant's own data; the desk's beheerder */
 
 #define F_SIGN_IN  TAFEL_RF_SIGN_IN
 #define F_WRITE    TAFEL_RF_WRITE
@@ -58,6 +60,8 @@ static const struct route routes[TAFEL_MSG__COUNT] = {
     [TAFEL_MSG_KEY_LIST] = {handle_key_list, LEADS, 0},
     [TAFEL_MSG_KEY_REVOKE] = {handle_key_revoke, LEADS, F_WRITE},
     [TAFEL_MSG_AUDIT_LIST] = {handle_audit_list, ADMIN, 0},
+    [TAFEL_MSG_DEVICE_EXPORT] = {handle_device_export, PRIVACY, F_READ},
+    [TAFEL_MSG_DEVICE_ERASE] = {handle_device_erase, PRIVACY, F_WRITE},
 };
 
 unsigned tafel_route_roles(enum tafel_msg type)
@@ -88,8 +92,9 @@ static void route(struct tafel_server *srv, struct conn *c, struct tafel_request
         if (c->actor.role == TAFEL_ROLE_WAARNEMER && (rt->flags & F_WRITE))
             tafel_errinfo_set(&info, TAFEL_E_FORBIDDEN, "type", "a waarnemer only reads");
         else
-            tafel_errinfo_set(&info, TAFEL_E_FORBIDDEN, "type", "a %s may not send %s",
-                              tafel_role_name(c->actor.role), tafel_msg_name(r->type));
+            tafel_errinfo_set(&info, TAFEL_E_FORBIDDEN, "type", "%s %s may not send %s",
+                              tafel_role_article(c->actor.role), tafel_role_name(c->actor.role),
+                              tafel_msg_name(r->type));
         conn_send_error(c, r->req, &info, NULL);
         return;
     }

@@ -1,8 +1,12 @@
 /*
- * main.c - tafeld's command line: init, serve (the default), backup, the
- * offline `key create` and `schema` (the table as JSON or as the docs).
- * Parses options, opens the data directory and hands over to ws.c; it holds
- * no server logic itself.
+ * main.c - tafeld's command line: init, serve (the default), backup,
+ * compact, the offline `key create` and `schema` (the table as JSON or as
+ * the docs). Parses options, opens the data directory and hands over to
+ * ws.c; it holds no server logic itself.
+ *
+ * Every command but backup and schema opens the data directory for writing
+ * and so takes its lock (storage/): while another tafeld has it, they stop
+ * with "data directory X is in use by tafeld (pid N)" and exit code 1.
  *
  * Exit codes: 0 success, 1 failure (message on stderr), 2 usage error.
  */
@@ -14,6 +18,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "retention.h"
 #include "server.h"
 #include "tafel_protocol.h"
 #include "tafel_time.h"
@@ -32,13 +37,22 @@ static const char usage_text[] =
     "  serve                 serve HTTP and WebSocket (the default)\n"
     "  init                  create a data directory; prints the first beheerder key\n"
     "                        alone on the last line\n"
-    "  backup --out PATH     consistent copy of the data directory, also while serving\n"
+    "  backup --out PATH     consistent copy of the data directory, also while serving;\n"
+    "                        it holds no byte of what was deleted\n"
+    "  compact               rewrite the data directory into a fresh file of its live\n"
+    "                        records, purging what deleted documents left in free\n"
+    "                        space; prints the size before and after. Offline: like\n"
+    "                        init and key create, refused while a tafeld serves it\n"
     "  key create --role R --label L [--opgave ID]... [--expires-in SECONDS]\n"
     "                        create an access key offline (recovery when every\n"
     "                        beheerder key is lost); prints it on the last line\n"
     "  schema --json         print the schema table as served at /schema.json\n"
     "  schema --markdown PAGE  print docs/PAGE.md written from the schema table:\n"
     "                        data-model or permissions (scripts/gen-docs.sh)\n"
+    "\n"
+    "One process at a time writes to a data directory: it holds the lock file\n"
+    "DIR/tafeld.lock. The others stop with 'data directory DIR is in use by tafeld\n"
+    "(pid N)' and exit code 1.\n"
     "\n"
     "Options:\n"
     "  --data DIR            data directory (default: data)\n"
@@ -71,6 +85,26 @@ static const char usage_text[] =
     "                        with 4408 (default: 10000)\n"
     "  --retain N            change-log entries kept (older 'since' gets a snapshot);\n"
     "                        0 keeps all (default: 0)\n"
+    "\n"
+    "Retention (docs/privacy.md), applied at start and then every interval; each\n"
+    "run that changes anything leaves an audit entry 'retention' with its counts.\n"
+    "A DURATION is a number and a unit: s, m, h, d or y (365 days), e.g. 30d or\n"
+    "1.5h; 0 turns the rule off (keeps):\n"
+    "  --anonymise-after DURATION  an inwoner's name on its contributions becomes\n"
+    "                        'Inwoner' this long after its session closed, in the\n"
+    "                        change log too (default: 30d)\n"
+    "  --delete-hidden-after DURATION  a hidden contribution is deleted this long\n"
+    "                        after it was hidden (default: 30d)\n"
+    "  --strip-log-after DURATION  earlier versions of documents in the change log\n"
+    "                        lose their content at this age; besluiten and opgaven\n"
+    "                        keep theirs by the two terms below (default: 365d)\n"
+    "  --retain-besluit DURATION  the same for besluiten (default: 0, kept)\n"
+    "  --retain-opgave DURATION   the same for opgaven (default: 0, kept)\n"
+    "  --retain-audit DURATION    audit entries are removed at this age\n"
+    "                        (default: 0, kept)\n"
+    "  --retention-interval DURATION  time between runs; 0: no runs at all\n"
+    "                        (default: 1h)\n"
+    "\n"
     "  --web DIR             the web page's files (default: " TAFEL_WEB_DIR ")\n"
     "  --log-level LEVEL     error, warn, info or debug (default: info)\n"
     "  -h, --help            this text\n"
@@ -102,6 +136,13 @@ enum opt_id {
     OPT_EXPIRES_IN,
     OPT_JSON,
     OPT_MARKDOWN,
+    OPT_ANONYMISE_AFTER,
+    OPT_DELETE_HIDDEN_AFTER,
+    OPT_STRIP_LOG_AFTER,
+    OPT_RETAIN_BESLUIT,
+    OPT_RETAIN_OPGAVE,
+    OPT_RETAIN_AUDIT,
+    OPT_RETENTION_INTERVAL,
 };
 
 static const struct option long_opts[] = {
@@ -130,6 +171,13 @@ static const struct option long_opts[] = {
     {"expires-in", required_argument, NULL, OPT_EXPIRES_IN},
     {"json", no_argument, NULL, OPT_JSON},
     {"markdown", required_argument, NULL, OPT_MARKDOWN},
+    {"anonymise-after", required_argument, NULL, OPT_ANONYMISE_AFTER},
+    {"delete-hidden-after", required_argument, NULL, OPT_DELETE_HIDDEN_AFTER},
+    {"strip-log-after", required_argument, NULL, OPT_STRIP_LOG_AFTER},
+    {"retain-besluit", required_argument, NULL, OPT_RETAIN_BESLUIT},
+    {"retain-opgave", required_argument, NULL, OPT_RETAIN_OPGAVE},
+    {"retain-audit", required_argument, NULL, OPT_RETAIN_AUDIT},
+    {"retention-interval", required_argument, NULL, OPT_RETENTION_INTERVAL},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, 'V'},
     {NULL, 0, NULL, 0},
@@ -181,6 +229,16 @@ static bool parse_listen(const char *s, struct tafel_config *cfg)
     cfg->host[colon - s] = '\0';
     cfg->port = (int)port;
     return true;
+}
+
+/* A retention term (retention.h) of option --@p name into *@p out, or a
+ * usage error. */
+static int parse_term(const char *name, const char *val, int64_t *out)
+{
+    if (tafel_retention_parse_duration(val, out))
+        return 0;
+    return usage_error("--%s wants a duration such as 30d, 12h or 90s (0: off), not '%s'", name,
+                       val);
 }
 
 static int parse_option(int opt, const char *val, struct args *a)
@@ -263,6 +321,24 @@ static int parse_option(int opt, const char *val, struct args *a)
     case OPT_WEB:
         cfg->web_dir = val;
         return 0;
+    case OPT_ANONYMISE_AFTER:
+        return parse_term("anonymise-after", val, &cfg->anonymise_after_ms);
+    case OPT_DELETE_HIDDEN_AFTER:
+        return parse_term("delete-hidden-after", val, &cfg->delete_hidden_after_ms);
+    case OPT_STRIP_LOG_AFTER:
+        return parse_term("strip-log-after", val, &cfg->strip_log_after_ms);
+    case OPT_RETAIN_BESLUIT:
+        return parse_term("retain-besluit", val, &cfg->retain_besluit_ms);
+    case OPT_RETAIN_OPGAVE:
+        return parse_term("retain-opgave", val, &cfg->retain_opgave_ms);
+    case OPT_RETAIN_AUDIT:
+        return parse_term("retain-audit", val, &cfg->retain_audit_ms);
+    case OPT_RETENTION_INTERVAL:
+        if (parse_term("retention-interval", val, &cfg->retention_interval_ms))
+            return 2;
+        return cfg->retention_interval_ms == 0 || cfg->retention_interval_ms >= 1000
+                   ? 0
+                   : usage_error("--retention-interval wants 0 or at least 1s, not '%s'", val);
     case OPT_LOG_LEVEL:
         if (!tafel_log_level_parse(val, &level))
             return usage_error("--log-level wants error, warn, info or debug, not '%s'", val);
@@ -298,9 +374,9 @@ static int parse_option(int opt, const char *val, struct args *a)
     }
 }
 
-static tafel_store *open_store(const struct tafel_config *cfg, bool create)
+static tafel_store *open_store(const struct tafel_config *cfg, bool create, bool read_only)
 {
-    struct tafel_store_options opt = {0, 0, cfg->retain};
+    struct tafel_store_options opt = {0, 0, cfg->retain, read_only};
     struct tafel_errinfo info;
     tafel_store *st = NULL;
     if (tafel_store_open(cfg->data_dir, &opt, create, &st, &info) != TAFEL_E_OK) {
@@ -332,7 +408,7 @@ static int make_key(tafel_store *st, const char *role, const json_t *opgaven, co
 
 static int cmd_init(struct args *a)
 {
-    tafel_store *st = open_store(&a->cfg, true);
+    tafel_store *st = open_store(&a->cfg, true, false);
     if (!st)
         return 1;
     printf("Created data directory %s.\n", a->cfg.data_dir);
@@ -349,7 +425,7 @@ static int cmd_key_create(struct args *a)
                            "waarnemer");
     if (!a->label || !*a->label)
         return usage_error("key create wants --label");
-    tafel_store *st = open_store(&a->cfg, false);
+    tafel_store *st = open_store(&a->cfg, false, false);
     if (!st)
         return 1;
     int rc = make_key(st, a->role, a->opgaven, a->label, a->expires_in, "offline");
@@ -361,7 +437,8 @@ static int cmd_backup(struct args *a)
 {
     if (!a->out)
         return usage_error("backup wants --out PATH");
-    tafel_store *st = open_store(&a->cfg, false);
+    /* Read-only: it runs beside the server that holds the directory. */
+    tafel_store *st = open_store(&a->cfg, false, true);
     if (!st)
         return 1;
     struct tafel_errinfo info;
@@ -374,6 +451,20 @@ static int cmd_backup(struct args *a)
     }
     printf("Backup of %s written to %s.\n", a->cfg.data_dir, a->out);
     return 0;
+}
+
+static int cmd_compact(struct args *a)
+{
+    struct tafel_errinfo info;
+    uint64_t before = 0, after = 0;
+    enum tafel_err err = tafel_store_compact(a->cfg.data_dir, NULL, &before, &after, &info);
+    if (err != TAFEL_E_OK) {
+        fprintf(stderr, "tafeld: %s\n", info.message[0] ? info.message : tafel_strerror(err));
+        return 1;
+    }
+    printf("Compacted data directory %s: data.mdb %llu bytes before, %llu bytes after.\n",
+           a->cfg.data_dir, (unsigned long long)before, (unsigned long long)after);
+    return fflush(stdout) == 0 ? 0 : 1;
 }
 
 /* The schema table for others to read: no data directory needed, so that
@@ -432,7 +523,7 @@ static int cmd_serve(struct args *a)
     memset(&srv, 0, sizeof(srv));
     srv.cfg = a->cfg;
     srv.started_ms = tafel_time_mono_ms();
-    srv.store = open_store(&a->cfg, false);
+    srv.store = open_store(&a->cfg, false, false);
     if (!srv.store)
         return 1;
     raise_nofile(a->cfg.max_connections);
@@ -462,6 +553,13 @@ int main(int argc, char **argv)
     cfg->ring_size = 4096;
     cfg->max_queue_bytes = 8 * 1024 * 1024;
     cfg->web_dir = TAFEL_WEB_DIR;
+    /* Retention: names and hidden contributions after a month, earlier
+     * versions after a year; what has archival value is kept until the
+     * municipality sets its terms (docs/privacy.md). */
+    cfg->anonymise_after_ms = 30LL * 24 * 3600 * 1000;
+    cfg->delete_hidden_after_ms = 30LL * 24 * 3600 * 1000;
+    cfg->strip_log_after_ms = 365LL * 24 * 3600 * 1000;
+    cfg->retention_interval_ms = 3600LL * 1000;
 
     /* The command is the first non-option word(s). */
     const char *cmd = "serve";
@@ -503,6 +601,8 @@ int main(int argc, char **argv)
             rc = cmd_init(&a);
         else if (strcmp(cmd, "backup") == 0)
             rc = cmd_backup(&a);
+        else if (strcmp(cmd, "compact") == 0)
+            rc = cmd_compact(&a);
         else if (strcmp(cmd, "key create") == 0)
             rc = cmd_key_create(&a);
         else if (strcmp(cmd, "schema") == 0)

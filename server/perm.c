@@ -8,6 +8,12 @@
 
 #include <string.h>
 
+const char *tafel_role_article(enum tafel_role role)
+{
+    const char *n = tafel_role_name(role);
+    return n && strchr("aeiou", n[0]) ? "an" : "a";
+}
+
 enum tafel_perm tafel_perm_cell(enum tafel_role role, enum tafel_kind kind,
                                 enum tafel_action action)
 {
@@ -58,15 +64,16 @@ enum tafel_err tafel_perm_check(const struct tafel_actor *a, enum tafel_kind kin
         if (created_by && strcmp(created_by, a->id) == 0)
             return TAFEL_E_OK;
         return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, NULL,
-                                 "a %s may %s only its own %s documents", tafel_role_name(a->role),
+                                 "%s %s may %s only its own %s documents",
+                                 tafel_role_article(a->role), tafel_role_name(a->role),
                                  tafel_action_name(action), def ? def->name : "?");
     case TAFEL_PERM_NO:
     case TAFEL_PERM_UNSET: /* tafel_perm_cell() never returns it */
         break;
     }
-    return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, NULL, "a %s may not %s %s documents",
-                             tafel_role_name(a->role), tafel_action_name(action),
-                             def ? def->name : "?");
+    return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, NULL, "%s %s may not %s %s documents",
+                             tafel_role_article(a->role), tafel_role_name(a->role),
+                             tafel_action_name(action), def ? def->name : "?");
 }
 
 enum tafel_err tafel_perm_visible(const struct tafel_actor *a, enum tafel_kind kind,

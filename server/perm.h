@@ -42,6 +42,9 @@ struct tafel_actor {
 enum tafel_perm tafel_perm_cell(enum tafel_role role, enum tafel_kind kind,
                                 enum tafel_action action);
 
+/** @brief "a" or "an", for English messages about @p role ("an inwoner"). */
+const char *tafel_role_article(enum tafel_role role);
+
 /** @brief True if @p a's scope includes @p opgave. */
 bool tafel_actor_sees_opgave(const struct tafel_actor *a, const char *opgave);
 

@@ -19,6 +19,7 @@
 #include "tafel_store.h"
 
 struct tafel_writes;
+struct tafel_retention;
 
 /* ------------------------------------------------------------- settings */
 
@@ -45,6 +46,15 @@ struct tafel_config {
     size_t ring_size;                   /* recent events kept serialised in memory */
     size_t max_queue_bytes;             /* replies queued to one connection before 4408 */
     const char *web_dir;
+    /* Retention (retention.c, docs/privacy.md): terms in ms; 0 turns a rule
+     * off, i.e. keeps what it would remove. */
+    int64_t anonymise_after_ms;     /* inwoners' names, after their session closed */
+    int64_t delete_hidden_after_ms; /* hidden contributions, after they were hidden */
+    int64_t strip_log_after_ms;     /* change-log content of earlier versions */
+    int64_t retain_besluit_ms;      /* ... of besluiten: their own term */
+    int64_t retain_opgave_ms;       /* ... of opgaven: their own term */
+    int64_t retain_audit_ms;        /* audit entries */
+    int64_t retention_interval_ms;  /* between runs; 0: no runs at all */
 };
 
 /* ---------------------------------------------------------------- metrics */
@@ -93,7 +103,8 @@ struct tafel_server {
     unsigned char *burst;          /* TAFEL_HEADROOM + TAFEL_BURST_BYTES: frames for one write */
     bool storage_full;             /* the last write failed for lack of space */
     char *web_root;                /* real path of cfg.web_dir (malloc'd), NULL if absent */
-    char *schema_json;             /* GET /schema.json: tafel_schema_json(), dumped at start */
+    char *schema_json; /* GET /schema.json: tafel_schema_json(), dumped when first asked */
+    struct tafel_retention *retention; /* the retention rules' runs (retention.c) */
 };
 
 #endif

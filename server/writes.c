@@ -178,6 +178,15 @@ static enum tafel_err apply_interaction(struct wop *op, struct tafel_write *w,
         return TAFEL_E_OK;
     }
     case TAFEL_MSG_MODERATE: {
+        /* When it was hidden: a hidden contribution is deleted a set time
+         * after that (retention.c). Hiding again keeps the first moment; a
+         * pending contribution rejected is hidden from now on. */
+        bool hidden_now = json_is_true(json_object_get(proposed, "hidden")) &&
+                          !json_is_true(json_object_get(proposed, "pending"));
+        if (op->moderation == TAFEL_MOD_HIDE && !hidden_now)
+            set_now(proposed, "hidden_at");
+        else if (op->moderation == TAFEL_MOD_RESTORE || op->moderation == TAFEL_MOD_APPROVE)
+            json_object_del(proposed, "hidden_at");
         if (op->moderation != TAFEL_MOD_PIN && op->moderation != TAFEL_MOD_UNPIN) {
             /* A moderator decided on a pending contribution: approving or
              * restoring shows it, hiding rejects it. */
@@ -276,6 +285,13 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
         return err;
     if (act == TAFEL_ACT_READ && !tafel_perm_can_interact(a->role))
         return tafel_errinfo_set(info, TAFEL_E_FORBIDDEN, NULL, "a waarnemer only reads");
+
+    /* A document stays in its opgave: a replace naming another is an
+     * error, not something to ignore quietly. */
+    const char *moved = op->msg == TAFEL_MSG_PUT && current ? str_field(w->doc, "opgave") : NULL;
+    if (moved && opgave && strcmp(moved, opgave) != 0)
+        return tafel_errinfo_set(info, TAFEL_E_BAD_REQUEST, "doc.opgave",
+                                 "doc.opgave: a document stays in the opgave it was made in");
 
     /* Hiding and pinning leave a trace: they go through `moderate`, which
      * is audited with its action and reason, never through a put or patch
@@ -406,6 +422,8 @@ static void finish(struct wop *op)
         finish_doc(op);
         return;
     }
+    if (!op->conn)
+        return; /* the server's own job: nobody to answer */
     if (op->job_err.code != TAFEL_E_OK)
         op->reply = tafel_msg_error(op->req, &op->job_err, NULL, TAFEL_HEADROOM, &op->reply_len);
     else
@@ -835,17 +853,39 @@ static void key_revoke_done(struct tafel_server *srv, struct wop *op)
 void tafel_submit_job(struct tafel_server *srv, struct conn *c, const struct tafel_request *r,
                       wop_job_fn job, wop_done_fn done, json_t *args)
 {
+    tafel_submit_job_ctx(srv, c, r, job, done, args, NULL);
+}
+
+bool tafel_submit_job_ctx(struct tafel_server *srv, struct conn *c, const struct tafel_request *r,
+                          wop_job_fn job, wop_done_fn done, json_t *args, void *ctx)
+{
     struct wop *op = wop_new(c, r);
     if (!op || !args) {
         json_decref(args);
         wop_free(op);
         conn_reply_error(c, r->req, TAFEL_E_NOMEM, NULL, NULL);
-        return;
+        return false;
     }
     op->job = job;
     op->done = done;
     op->job_args = args;
+    op->job_ctx = ctx;
     tafel_writer_submit(srv->writes->writer, &op->link);
+    return true;
+}
+
+bool tafel_submit_server_job(struct tafel_server *srv, wop_job_fn job, wop_done_fn done, void *ctx)
+{
+    /* No connection: finish() serialises no reply for it, and write_done()
+     * hands it to @done alone. */
+    struct wop *op = calloc(1, sizeof(*op));
+    if (!op)
+        return false;
+    op->job = job;
+    op->done = done;
+    op->job_ctx = ctx;
+    tafel_writer_submit(srv->writes->writer, &op->link);
+    return true;
 }
 
 void handle_key_create(struct tafel_server *srv, struct conn *c, struct tafel_request *r)

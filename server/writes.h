@@ -61,6 +61,7 @@ struct wop {
     json_t *job_args;   /* owned */
     json_t *job_result; /* owned; fields of the ok reply */
     struct tafel_errinfo job_err;
+    void *job_ctx; /* a server job's own state (tafel_submit_server_job), not owned */
 
     /* results, serialised in the writer thread (all owned, NULL if none) */
     enum tafel_err batch_err; /* the whole batch failed (I/O, map full) */
@@ -99,5 +100,18 @@ void handle_key_revoke(struct tafel_server *srv, struct conn *c, struct tafel_re
  *  done the loop calls @p done, or, if NULL, sends the plain reply. */
 void tafel_submit_job(struct tafel_server *srv, struct conn *c, const struct tafel_request *r,
                       wop_job_fn job, wop_done_fn done, json_t *args);
+
+/** @brief tafel_submit_job() with @p ctx in the wop's job_ctx, for a job
+ *  whose results are more than reply fields (privacy.c: an erasure's
+ *  events); @p done frees it. false (the error answered, nothing queued)
+ *  on OOM: then the caller still owns @p ctx. */
+bool tafel_submit_job_ctx(struct tafel_server *srv, struct conn *c, const struct tafel_request *r,
+                          wop_job_fn job, wop_done_fn done, json_t *args, void *ctx);
+
+/** @brief Run @p job in the writer thread for the server itself (no
+ *  connection, no request: e.g. the retention rules), with @p ctx in the
+ *  wop's job_ctx; @p done (not NULL) runs in the loop when it is done, and
+ *  also answers nobody. false on OOM (nothing queued). */
+bool tafel_submit_server_job(struct tafel_server *srv, wop_job_fn job, wop_done_fn done, void *ctx);
 
 #endif

@@ -3,7 +3,9 @@
  * seq, trimmed to the retention, walked by subscribers catching up; and its
  * per-document index, so that a document's records can be stripped of their
  * content when it is deleted or hidden (a subscriber replaying the log must
- * not receive what nobody may read any more).
+ * not receive what nobody may read any more). The retention rules
+ * (storage/retention.c) strip, by age, the content of entries that a later
+ * version of their document has superseded.
  *
  * A record is a fixed binary header followed by NUL-terminated strings, the
  * document's JSON text last, so that a reader filters by opgave or flags
@@ -391,4 +393,100 @@ enum tafel_err tafel_store_changes(tafel_store *st, uint64_t since, uint64_t lim
     if (last)
         *last = w.last;
     return w.trimmed ? TAFEL_E_TRIMMED : TAFEL_E_OK;
+}
+
+/* ------------------------------------------------------------ retention */
+
+/* The moment before which @p kind's entries lose their content (0: never). */
+static int64_t aged_cutoff(const struct tafel_log_terms *t, const char *kind)
+{
+    for (size_t i = 0; i < t->nown; i++) {
+        if (strcmp(t->own[i].kind, kind) == 0)
+            return t->own[i].before_ms;
+    }
+    return t->before_ms;
+}
+
+/* Whether a later entry of the same document still holds content: then
+ * @p c is an earlier version, not the one the document shows now. */
+static int superseded(tafel_store *st, MDB_txn *txn, const struct tafel_change *c, bool *yes)
+{
+    unsigned char ibuf[INDEX_KEY_MAX], pbuf[INDEX_KEY_MAX];
+    MDB_val k, d, prefix;
+    MDB_cursor *cur;
+    *yes = false;
+    int rc = index_key(pbuf, c->kind, c->id, 0, &prefix);
+    if (!rc)
+        rc = index_key(ibuf, c->kind, c->id, c->seq + 1, &k);
+    if (!rc)
+        rc = mdb_cursor_open(txn, st->dbi[DB_DOC_CHANGES], &cur);
+    if (rc)
+        return rc;
+    rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    if (!rc)
+        *yes = k.mv_size == prefix.mv_size + 8 &&
+               memcmp(k.mv_data, prefix.mv_data, prefix.mv_size) == 0;
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+}
+
+int store__changes_strip_aged(tafel_store *st, MDB_txn *txn, const struct tafel_log_terms *t,
+                              uint64_t from, uint64_t max_scan, uint64_t *next, uint64_t *stripped)
+{
+    unsigned char kbuf[8];
+    MDB_cursor *cur;
+    MDB_val k, d;
+    int64_t stop_ms = t->before_ms;
+    for (size_t i = 0; i < t->nown; i++) {
+        if (t->own[i].before_ms > stop_ms)
+            stop_ms = t->own[i].before_ms;
+    }
+    *next = 0;
+    *stripped = 0;
+    if (stop_ms <= 0)
+        return 0; /* every term keeps */
+    int rc = mdb_cursor_open(txn, st->dbi[DB_CHANGES], &cur);
+    if (rc)
+        return rc;
+    uint64_t pos = from ? from : 1, scanned = 0;
+    /* Seek afresh for every record, as the reindex does: stripping rewrites
+     * records of this very database. */
+    for (;;) {
+        struct tafel_change c;
+        if (scanned == max_scan) {
+            *next = pos;
+            break;
+        }
+        store__put_u64(kbuf, pos);
+        k = (MDB_val){.mv_size = sizeof(kbuf), .mv_data = kbuf};
+        rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+        if (!rc)
+            rc = change_decode(&k, &d, &c);
+        if (rc)
+            break;
+        /* Time follows seq: nothing from here on is old enough for any term. */
+        if (c.at_ms >= stop_ms)
+            break;
+        scanned++;
+        pos = c.seq + 1;
+        int64_t cutoff = aged_cutoff(t, c.kind);
+        if (c.doc_len == 0 || cutoff <= 0 || c.at_ms >= cutoff)
+            continue;
+        bool later = false;
+        rc = superseded(st, txn, &c, &later);
+        if (rc)
+            break;
+        if (!later)
+            continue; /* the current version: see tafel_store_log_strip_aged() */
+        /* The index goes first: c points into the record rewritten next. */
+        uint64_t seq = c.seq;
+        rc = index_del(st, txn, &c);
+        if (!rc)
+            rc = change_strip(st, txn, seq);
+        if (rc)
+            break;
+        (*stripped)++;
+    }
+    mdb_cursor_close(cur);
+    return rc == MDB_NOTFOUND ? 0 : rc;
 }

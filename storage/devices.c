@@ -48,6 +48,16 @@ static bool token_decode(const char *s, unsigned char *out)
            binlen == TOKEN_LEN && end == s + TAFEL_DEVICE_STRLEN;
 }
 
+bool store__device_key(const tafel_store *st, const char *token, unsigned char *hash)
+{
+    unsigned char bin[TOKEN_LEN];
+    bool ok = token_decode(token, bin);
+    if (ok)
+        token_hash(st, bin, hash);
+    sodium_memzero(bin, sizeof(bin));
+    return ok;
+}
+
 /* ----------------------------------------------------------------- create */
 
 struct device_new {

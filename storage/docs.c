@@ -153,6 +153,9 @@ struct batch {
      * connection's, so one key; its record is read once. */
     const char *key_id;
     enum tafel_err key_verdict;
+    /* Run in the same transaction after the ops (store__write_with). */
+    store_write_fn also;
+    void *also_ctx;
 };
 
 /* What one op has decided before it writes anything. */
@@ -603,6 +606,8 @@ static int batch_fn(tafel_store *st, MDB_txn *txn, void *ctx)
     first = b->seq;
     for (size_t i = 0; i < b->n && !rc; i++)
         rc = op_apply(st, txn, b, &b->ops[i]);
+    if (!rc && b->also)
+        rc = b->also(st, txn, b->also_ctx);
     if (!rc && b->seq != first)
         rc = store__seq_put(st, txn, b->seq);
     if (!rc && b->seq != first)
@@ -612,18 +617,24 @@ static int batch_fn(tafel_store *st, MDB_txn *txn, void *ctx)
 
 enum tafel_err tafel_store_write(tafel_store *st, struct tafel_write *ops, size_t n, int64_t now_ms)
 {
+    return store__write_with(st, ops, n, now_ms, NULL, NULL);
+}
+
+enum tafel_err store__write_with(tafel_store *st, struct tafel_write *ops, size_t n, int64_t now_ms,
+                                 store_write_fn also, void *also_ctx)
+{
     struct op_in *in;
-    struct batch b = {.ops = ops, .n = n, .now_ms = now_ms};
+    struct batch b = {.ops = ops, .n = n, .now_ms = now_ms, .also = also, .also_ctx = also_ctx};
     int rc;
 
-    if (n == 0)
+    if (n == 0 && !also)
         return TAFEL_E_OK;
     tafel_time_format(now_ms, b.now);
     for (size_t i = 0; i < n; i++) {
         ops[i].stored = NULL; /* results are outputs: never free what the caller left there */
         ops[i].text = NULL;
     }
-    in = malloc(n * sizeof(*in));
+    in = malloc((n ? n : 1) * sizeof(*in));
     if (!in) {
         rc = ENOMEM;
         goto cleanup;

@@ -70,6 +70,9 @@ struct tafel_store {
     unsigned char hash_secret[STORE_HASH_SECRET_LEN];
     /* The directory's identity, read from meta at open; never changes. */
     char data_id[TAFEL_DATA_ID_STRLEN + 1];
+    /* The directory's lock file, flock()ed while a writable store is open
+     * (store.c); -1 for a read-only one. */
+    int lock_fd;
 };
 
 /* Keys of the meta database: store.c sets it up, store_base.c keeps the seq. */
@@ -197,5 +200,23 @@ int store__changes_reindex(tafel_store *st, MDB_txn *txn);
  *  (*len bytes), a NUL, then at least @p after free bytes. NULL on OOM (or a
  *  tree deeper than jansson allows). dump.c. */
 char *store__dump(const json_t *doc, size_t before, size_t after, size_t *len);
+
+/** docs.c: tafel_store_write() with @p also (may be NULL) run in the same
+ *  transaction after the ops, also when @p n is 0; what it returns other
+ *  than 0 aborts the whole batch (every op's result is then that error).
+ *  privacy.c: an erasure's document changes, its device record and its
+ *  audit entry commit together or not at all. */
+enum tafel_err store__write_with(tafel_store *st, struct tafel_write *ops, size_t n, int64_t now_ms,
+                                 store_write_fn also, void *also_ctx);
+
+/** devices.c: the devices key of @p token (its keyed hash,
+ *  crypto_generichash_BYTES bytes) into @p hash; false when @p token is not
+ *  a well-formed token. */
+bool store__device_key(const tafel_store *st, const char *token, unsigned char *hash);
+
+/** changes.c, inside @p txn: the walk of tafel_store_log_strip_aged()
+ *  (storage/retention.c runs it in its transaction). */
+int store__changes_strip_aged(tafel_store *st, MDB_txn *txn, const struct tafel_log_terms *t,
+                              uint64_t from, uint64_t max_scan, uint64_t *next, uint64_t *stripped);
 
 #endif /* TAFEL_STORE_BASE_H */

@@ -32,6 +32,16 @@
  *
  * Durability: tafel_store_write() returns only after its transaction is
  * committed and synced to disk.
+ *
+ * One writer per directory: a store opened for writing holds the directory's
+ * lock (the file tafeld.lock in it), so that two processes never serve one
+ * directory, each missing the other's changes. A read-only store (backup)
+ * does without it.
+ *
+ * Deleted bytes: LMDB leaves freed pages, and the unused middle of a page it
+ * rewrote, as they were until it reuses them, so the live file may still hold
+ * text deleted or stripped from the records (tafel_write.redact_history).
+ * tafel_store_backup() and tafel_store_compact() write only live records.
  */
 #ifndef TAFEL_STORE_H
 #define TAFEL_STORE_H
@@ -67,7 +77,13 @@ struct tafel_store_options {
     size_t map_size;         /* initial map size in bytes; 0: 64 MiB */
     size_t map_size_max;     /* ceiling for automatic growth; 0: 64 GiB */
     uint64_t retain_changes; /* keep at least this many change-log entries; 0: keep all */
+    bool read_only;          /* open to read (a backup beside a running server): no
+                                directory lock, nothing written; not with create */
 };
+
+/** The data directory's lock file: holds the PID of the process that has the
+ *  directory open for writing, as text, while it does. */
+#define TAFEL_STORE_LOCK_FILE "tafeld.lock"
 
 /**
  * @brief Open (or with @p create, create) a data directory.
@@ -81,13 +97,27 @@ struct tafel_store_options {
  * applies the delete rule of tafel_write to the old log: the entries of a
  * document deleted before, the delete's own included, lose their content.
  *
+ * Unless @p opt asks for read_only, the open takes the directory's lock: an
+ * flock() on TAFEL_STORE_LOCK_FILE in it (created when missing), which then
+ * holds this process's PID. The lock belongs to the open file description,
+ * so a second open of the same directory is refused also within one
+ * process; it ends with tafel_store_close() or with the process.
+ * A read-only open (the environment opened MDB_RDONLY) takes no lock and
+ * writes nothing: a directory of an older build that lacks databases is
+ * refused (TAFEL_E_SCHEMA_VERSION) until a writable open has brought it up
+ * to date, and one that lacks a data_id gets "" from tafel_store_data_id().
+ *
  * @param opt   NULL for defaults
  * @param out   receives the handle; close it with tafel_store_close()
  * @param info  on failure: code and a sentence naming the directory (and for
- *              TAFEL_E_SCHEMA_VERSION both versions); may be NULL
+ *              TAFEL_E_SCHEMA_VERSION both versions, for TAFEL_E_BUSY the
+ *              holder's PID); may be NULL
  * @return TAFEL_E_OK, TAFEL_E_EXISTS (create on a non-empty directory),
+ *         TAFEL_E_BUSY (another open holds the directory's lock; checked
+ *         before whether a directory to create is empty),
  *         TAFEL_E_NOT_FOUND (no data directory there), TAFEL_E_SCHEMA_VERSION,
- *         TAFEL_E_IO, TAFEL_E_NO_SPACE, TAFEL_E_MAP_FULL, TAFEL_E_NOMEM.
+ *         TAFEL_E_INVALID_ARG (create with read_only), TAFEL_E_IO,
+ *         TAFEL_E_NO_SPACE, TAFEL_E_MAP_FULL, TAFEL_E_NOMEM.
  */
 enum tafel_err tafel_store_open(const char *dir, const struct tafel_store_options *opt, bool create,
                                 tafel_store **out, struct tafel_errinfo *info);
@@ -162,38 +192,38 @@ struct tafel_write {
     void *check_ctx;
     const json_t *audit_detail; /* with audit_action: members added to the entry's
                                    detail (e.g. a moderation's action and reason) */
-    const char *audit_action; /* non-NULL: append an audit entry in the same
-                                 transaction (actor, action, kind/id) */
-    bool redact_history;      /* strip the content of every EARLIER change-log
-                                 entry of this document: they keep seq, op,
-                                 kind, id, opgave, actor, rev, time and flags,
-                                 their doc becomes NULL (struct tafel_change).
-                                 This op's own entry keeps its content. A
-                                 DELETE always does this, and its own entry
-                                 holds no content. The hook may set it.
-                                 (The live file keeps the old bytes in free
-                                 pages until LMDB reuses them; a backup has
-                                 none of them.) */
-    const char *key_id;       /* non-NULL: the access key the write is made
-                                 with. Checked inside the transaction, before
-                                 anything else of the op: a key revoked (or
-                                 missing) or expired at now_ms rejects the op
-                                 with TAFEL_E_KEY_REVOKED or _KEY_EXPIRED, so
-                                 a write racing a revocation is never
-                                 committed after it. */
-    const char *mark;         /* non-NULL: an actor id naming this op's mark,
-                                 a small integer record per (kind, id, mark)
-                                 kept beside the document, e.g. "this actor
-                                 voted"; a mark costs the same whatever the
-                                 number of other marks. Read into mark_had and
-                                 mark_prev before the hook; the hook decides. */
-    bool mark_set;            /* after an accepted op: store mark_value as the
-                                 mark (hook-set, or the caller's) */
-    bool mark_clear;          /* after an accepted op: remove the mark (when
-                                 mark_set is also true, mark_set wins). For a
-                                 DELETE both are ignored: deleting a document
-                                 removes all its marks. */
-    int64_t mark_value;       /* what mark_set stores */
+    const char *audit_action;   /* non-NULL: append an audit entry in the same
+                                   transaction (actor, action, kind/id) */
+    bool redact_history;        /* strip the content of every EARLIER change-log
+                                   entry of this document: they keep seq, op,
+                                   kind, id, opgave, actor, rev, time and flags,
+                                   their doc becomes NULL (struct tafel_change).
+                                   This op's own entry keeps its content. A
+                                   DELETE always does this, and its own entry
+                                   holds no content. The hook may set it.
+                                   (The live file keeps the old bytes in free
+                                   pages until LMDB reuses them; a backup and
+                                   a compacted directory have none of them.) */
+    const char *key_id;         /* non-NULL: the access key the write is made
+                                   with. Checked inside the transaction, before
+                                   anything else of the op: a key revoked (or
+                                   missing) or expired at now_ms rejects the op
+                                   with TAFEL_E_KEY_REVOKED or _KEY_EXPIRED, so
+                                   a write racing a revocation is never
+                                   committed after it. */
+    const char *mark;           /* non-NULL: an actor id naming this op's mark,
+                                   a small integer record per (kind, id, mark)
+                                   kept beside the document, e.g. "this actor
+                                   voted"; a mark costs the same whatever the
+                                   number of other marks. Read into mark_had and
+                                   mark_prev before the hook; the hook decides. */
+    bool mark_set;              /* after an accepted op: store mark_value as the
+                                   mark (hook-set, or the caller's) */
+    bool mark_clear;            /* after an accepted op: remove the mark (when
+                                   mark_set is also true, mark_set wins). For a
+                                   DELETE both are ignored: deleting a document
+                                   removes all its marks. */
+    int64_t mark_value;         /* what mark_set stores */
     /* results */
     enum tafel_err result; /* TAFEL_E_OK, _CONFLICT, _NOT_FOUND, _EXISTS, _BAD_REQUEST (invalid
                               document or name), _KEY_REVOKED, _KEY_EXPIRED, or the hook's */
@@ -432,5 +462,162 @@ enum tafel_err tafel_store_audit_list(tafel_store *st, uint64_t after, uint64_t 
  *         TAFEL_E_IO, ...; on failure what it created is removed.
  */
 enum tafel_err tafel_store_backup(tafel_store *st, const char *path, struct tafel_errinfo *info);
+
+/**
+ * @brief Purge what deleted documents left in the free space of data
+ * directory @p dir: rewrite it as tafel_store_backup() copies (only the live
+ * records, so no byte of a deleted or stripped text), keeping its data_id
+ * and seq, and put the copy in place of the live file.
+ *
+ * Offline: it opens @p dir for writing, so it holds the directory's lock
+ * throughout and is refused (TAFEL_E_BUSY) while a server has it. The copy
+ * is written to "data.mdb.compact" in @p dir (one left by an interrupted run
+ * is removed first), synced, renamed over data.mdb, LMDB's lock.mdb (which
+ * describes the old file) removed, and the directory synced: a crash at any
+ * point leaves either the old file or the new one in place.
+ *
+ * @param opt     NULL for defaults (read_only must not be set)
+ * @param before  if non-NULL, receives data.mdb's size in bytes before ...
+ * @param after   ... and, if non-NULL, after
+ * @return TAFEL_E_OK, TAFEL_E_BUSY, whatever tafel_store_open() returns, or
+ *         TAFEL_E_NO_SPACE, TAFEL_E_IO, ...; on failure the live file is
+ *         untouched and the copy removed.
+ */
+enum tafel_err tafel_store_compact(const char *dir, const struct tafel_store_options *opt,
+                                   uint64_t *before, uint64_t *after, struct tafel_errinfo *info);
+
+/* ==================================================================
+ * Retention (storage/retention.c; the walk over the log in changes.c).
+ * What the server's retention rules (server/retention.c, docs/privacy.md)
+ * need beyond ordinary writes: a paged walk over one kind's documents (the
+ * rules' changes themselves are tafel_store_write() batches), the change
+ * log's content stripped by age, and old audit entries removed. Each call is
+ * one transaction doing a bounded amount of work and says where to go on,
+ * so that a run is many short steps and never holds the writer for long.
+ * ================================================================== */
+
+/**
+ * @brief The documents of @p kind whose id sorts after @p after ("": from
+ * the first), in id order, at most @p limit of them (0: no limit), in one
+ * read transaction (like tafel_store_list(): the callback may read the
+ * store, never write). The callback's `false` stops the walk after that
+ * document.
+ * @param last  TAFEL_ID_MAX + 1 bytes: the id of the last document handed
+ *              out, to go on from (@p after unchanged when there was none)
+ * @param more  whether documents may follow (the limit reached or stopped)
+ * @return TAFEL_E_OK, TAFEL_E_INVALID_ARG, or a storage error.
+ */
+enum tafel_err tafel_store_list_after(tafel_store *st, const char *kind, const char *after,
+                                      size_t limit, tafel_doc_fn fn, void *ctx,
+                                      char last[TAFEL_ID_MAX + 1], bool *more);
+
+/** One kind that keeps its change-log content by a term of its own. */
+struct tafel_log_term {
+    const char *kind;
+    int64_t before_ms; /* entries made before this lose their content; 0: none do */
+};
+
+/** The terms of tafel_store_log_strip_aged(). */
+struct tafel_log_terms {
+    int64_t before_ms;                /* every other kind's entries made before this; 0: none */
+    const struct tafel_log_term *own; /* the kinds with a term of their own */
+    size_t nown;
+};
+
+/**
+ * @brief Strip the content of the change-log entries made before their
+ * kind's term, in one write transaction (synced): from seq @p from (0: the
+ * first) on, at most @p max_scan entries, ending at the first entry made at
+ * or after the latest term (the log is in time order).
+ *
+ * A stripped entry keeps seq, op, kind, id, opgave, actor, rev, time and
+ * flags, as one stripped by a delete (a replay hands out a delete stub for
+ * it). An entry keeps its content while no later entry of its document has
+ * any: it holds the version the document shows now (the document itself
+ * holds that text anyway), and a stub in its place would tell a replaying
+ * client that a living document was gone. So the rule takes away earlier
+ * versions, never the current one.
+ *
+ * @param next      receives the seq to go on from, or 0 when the walk is done
+ * @param stripped  receives how many entries lost their content
+ * @return TAFEL_E_OK or a storage error (nothing written then).
+ */
+enum tafel_err tafel_store_log_strip_aged(tafel_store *st, const struct tafel_log_terms *t,
+                                          uint64_t from, uint64_t max_scan, uint64_t *next,
+                                          uint64_t *stripped);
+
+/**
+ * @brief Remove the audit entries made before @p before_ms, oldest first, at
+ * most @p max (0: no limit), in one write transaction (synced). The newest
+ * entry is never removed, whatever its age: the numbering of new entries
+ * goes on from it, so a number is never given out twice.
+ * @param removed  receives how many were removed
+ * @param more     receives whether entries that old may remain (max reached)
+ * @return TAFEL_E_OK or a storage error (nothing removed then).
+ */
+enum tafel_err tafel_store_audit_expire(tafel_store *st, int64_t before_ms, uint64_t max,
+                                        uint64_t *removed, bool *more);
+
+/* ============================================== end of retention (storage) */
+
+/* ====================================================== privacy (privacy.c)
+ *
+ * An inhabitant's right of access and erasure (AVG articles 15 and 17): what
+ * one device token brought in, found and erased. A token is the key of one
+ * device record (its keyed hash), made for one session: it names exactly
+ * one participant. The store knows no kinds, so it offers the pieces; which
+ * documents hold a participant's data is the server's to say (it reads the
+ * schema), and the erasure's document changes are ordinary write ops. */
+
+/** A device record, without its token (only its hash is stored). */
+struct tafel_device_info {
+    char session[TAFEL_ID_MAX + 1]; /* the session the token was made for */
+    char actor[TAFEL_ID_MAX + 1];   /* the participant's actor id */
+    char created_at[40];            /* its first join (RFC 3339), "" if unknown */
+};
+
+/**
+ * @brief The device record of @p token, whatever its session. Read-only.
+ * @return TAFEL_E_OK, TAFEL_E_NOT_FOUND (unknown or malformed token), or a
+ *         storage error.
+ */
+enum tafel_err tafel_store_device_get(tafel_store *st, const char *token,
+                                      struct tafel_device_info *out);
+
+/**
+ * @brief Which of the documents @p ids (@p n of kind @p kind) hold the mark
+ * @p mark (an actor id: its vote), in one read transaction: held[i].
+ * @return TAFEL_E_OK, TAFEL_E_INVALID_ARG, or a storage error.
+ */
+enum tafel_err tafel_store_marks_held(tafel_store *st, const char *kind, const char *const *ids,
+                                      size_t n, const char *mark, bool *held);
+
+/** One audit entry to append (tafel_store_device_erase()). */
+struct tafel_audit_entry {
+    const char *actor, *action, *target;
+    const json_t *detail; /* not stolen; may be NULL; never a secret */
+};
+
+/**
+ * @brief Erase what the participant of device token @p token contributed,
+ * in ONE synced transaction: the @p n write ops (as tafel_store_write()
+ * applies them: its contributions deleted, its votes and feelings taken off
+ * others' documents, each with its change record; a delete strips the
+ * document's change-log content), the device record (so the token no
+ * longer rejoins as @p actor) and the audit entry @p audit.
+ *
+ * All or nothing: when the token's record is gone or names another actor
+ * than @p actor, or any op is rejected (its hook, a stale rev, a revoked
+ * key), nothing is written and every op's result is that error.
+ *
+ * @return TAFEL_E_OK (read each op's seq, stored, text), TAFEL_E_NOT_FOUND
+ *         (no such device, or not @p actor's; *info says so), the result of
+ *         the first rejected op (*info its), or a storage error as
+ *         tafel_store_write() returns them.
+ */
+enum tafel_err tafel_store_device_erase(tafel_store *st, const char *token, const char *actor,
+                                        struct tafel_write *ops, size_t n, int64_t now_ms,
+                                        const struct tafel_audit_entry *audit,
+                                        struct tafel_errinfo *info);
 
 #endif /* TAFEL_STORE_H */

@@ -7,9 +7,10 @@
 // backup (a snapshot replaces what it held), the page built from
 // /schema.json (every form's fields, labels, controls, limits and choices in
 // Dutch and English; each role's buttons after the permission cells; an
-// error with a retry when the schema cannot be had), axe-core on every view,
-// and a screenshot of every view (TAFEL_SCREENSHOTS, default
-// build/screenshots).
+// error with a retry when the schema cannot be had), an inhabitant
+// downloading what it contributed and erasing it ("Mijn bijdragen"),
+// axe-core on every view, and a screenshot of every view (TAFEL_SCREENSHOTS,
+// default build/screenshots).
 //
 //   TAFELD=build/server/tafeld node --test tests/browser/
 
@@ -425,6 +426,33 @@ test('moderation: hiding a contribution hides it for the others, restore and pin
     await phone.getAttribute(card(text), 'data-id'));
 });
 
+test('pre-moderation: a contribution waits for the moderator; the projector shows it only once approved', { timeout: T(90000) }, async () => {
+  const s = await admin.create('sessie', { opgave: data.europaplein.id, question: 'Wat mag er beter op het plein?', premoderation: true });
+  const opened = (await admin.ok({ type: 'session.open', id: s.id })).doc;
+  const lead = await signedIn(data.leaderKey, `#/sessie/${s.id}`);
+  const projector = await signedIn(data.leaderKey, `#/sessie/${s.id}/projectie`, PROJECTOR);
+  await projector.waitForSelector('#projector-code');
+  const phone = await page(PHONE);
+  await phone.goto(`${srv.url}/join/${opened.join_code}`);
+  await phone.waitForSelector('#join-name:focus');
+  await phone.fill('#join-name', 'Sem');
+  await phone.click('.signin-join button[type=submit]');
+  await phone.waitForSelector('.session-view h1.question');
+  const text = 'Een waterpunt voor de honden.';
+  await contribute(phone, text);
+  // The inhabitant is told it waits; the moderator sees it, marked, with Goedkeuren.
+  await phone.waitForFunction(() => /bekijkt hem eerst/.test(document.body.textContent), null, { timeout: T(3000) });
+  await lead.waitForSelector(`${card(text)} .flag.pending`, { timeout: T(3000) });
+  assert.equal(await projector.$(card(text)), null, 'the projector shows nothing unapproved');
+  assert.equal(await phone.$(card(text)), null, 'nor do the other participants');
+  await axeCheck(lead, 'session (pending contribution)');
+  await shot(lead, '11-premoderation');
+  await lead.click(`${card(text)} button.mod:text-is("Goedkeuren")`);
+  await projector.waitForSelector(`#projector-contributions ${card(text)}`, { timeout: T(3000) });
+  await phone.waitForSelector(card(text), { timeout: T(3000) });
+  assert.equal(await lead.$(`${card(text)} .flag.pending`), null);
+});
+
 test('keys: created and shown once with a copy button, listed, revoked (the revoked page signs out)', { timeout: T(90000) }, async () => {
   const p = await signedIn(srv.adminKey, '#/beheer');
   await p.context().grantPermissions(['clipboard-read', 'clipboard-write'], { origin: srv.url });
@@ -786,6 +814,77 @@ test('a name with invisible or control characters is refused in plain words', { 
   await p.fill('#join-name', 'Fatima');
   await p.click('.signin-join button[type=submit]');
   await p.waitForSelector('.session-view h1.question');
+});
+
+test('"Mijn bijdragen": an inhabitant downloads what it contributed, then erases it; gone for the others', { timeout: T(90000) }, async () => {
+  const phone = await inhabitant('Mira');
+  const text = 'Een moestuin achter de school.';
+  await contribute(phone, text);
+  await phone.waitForSelector(`#contributions ${card(text)}`);
+  const id = await phone.getAttribute(card(text), 'data-id');
+  const actor = await actorOf(phone);
+  const viewer = await signedIn(data.partnerKey, `#/sessie/${data.sessie.id}`);
+  await viewer.waitForSelector(card(text));
+  // a panel of its own, named, only for the inhabitant
+  await phone.waitForSelector('section#mine[aria-labelledby="mine-title"]');
+  assert.equal(await phone.textContent('#mine-title'), 'Mijn bijdragen');
+  assert.equal(await viewer.locator('#mine').count(), 0);
+  const token = JSON.parse(await phone.evaluate((code) => localStorage.getItem(`tafel.device.${code}`), data.sessie.join_code)).device;
+  assert.equal(await phone.textContent('#mine-token'), token, 'the token to show at the desk');
+  await axeCheck(phone, 'my contributions');
+
+  // the download: a .json file of everything it contributed
+  const [download] = await Promise.all([phone.waitForEvent('download'), phone.click('#mine-download')]);
+  assert.match(download.suggestedFilename(), /^tafel-mijn-bijdragen-\d{4}-\d{2}-\d{2}\.json$/);
+  const ex = JSON.parse(fs.readFileSync(await download.path(), 'utf8'));
+  assert.equal(ex.participant, actor);
+  assert.deepEqual(ex.contributions.map((c) => [c.id, c.text, c.author]), [[id, text, 'Mira']]);
+  assert.deepEqual(ex.display_names, ['Mira']);
+  assert.equal(ex.devices[0].session, data.sessie.id);
+  assert.ok(!JSON.stringify(ex).includes('Fatima'), 'nothing of the others');
+
+  // a second tab of the same phone: the same participant
+  const tab = await phone.context().newPage();
+  await tab.goto(`${srv.url}/join/${data.sessie.join_code}`);
+  await tab.waitForSelector('#join-name:focus');
+  await tab.fill('#join-name', 'Mira');
+  await tab.click('.signin-join button[type=submit]');
+  await tab.waitForSelector('.session-view h1.question');
+  assert.equal(await actorOf(tab), actor);
+
+  // erasing asks first, in plain words, by keyboard; Escape or "Nee" goes back
+  await phone.focus('#mine-erase');
+  await phone.keyboard.press('Enter');
+  await phone.waitForSelector('#mine-confirm:not([hidden])');
+  assert.equal(await phone.evaluate(() => document.activeElement.id), 'mine-confirm-title');
+  assert.equal(await phone.getAttribute('#mine-erase', 'aria-expanded'), 'true');
+  assert.match(await phone.textContent('#mine-confirm'), /Je kunt dit niet terugdraaien/);
+  await axeCheck(phone, 'my contributions: confirm erasing');
+  await shot(phone, '16-mine-confirm');
+  await phone.keyboard.press('Escape');
+  await phone.waitForSelector('#mine-confirm', { state: 'hidden' });
+  assert.equal(await phone.evaluate(() => document.activeElement.id), 'mine-erase');
+  await viewer.waitForSelector(card(text)); // nothing happened
+  await phone.keyboard.press('Enter');
+  await phone.waitForSelector('#mine-confirm:not([hidden])');
+  await phone.keyboard.press('Tab');
+  assert.equal(await phone.evaluate(() => document.activeElement.id), 'mine-erase-yes');
+  await phone.keyboard.press('Enter');
+
+  // done: the page says so and has left the session
+  await phone.waitForSelector('.notice:has-text("gewist")', { timeout: T(5000) });
+  assert.match(await phone.textContent('.notice'), /Alles wat je hebt bijgedragen is gewist/);
+  assert.equal(await phone.evaluate(() => sessionStorage.getItem('tafel.cred')), null);
+  assert.equal(await phone.evaluate((code) => localStorage.getItem(`tafel.device.${code}`), data.sessie.join_code), null);
+  await axeCheck(phone, 'after erasing');
+  // the other tab was closed by the server, and says why
+  await tab.waitForSelector('.notice:has-text("gewist")', { timeout: T(5000) });
+  // gone for another viewer, live, and on the server
+  await viewer.waitForSelector(card(text), { state: 'detached', timeout: T(3000) });
+  const r = await admin.req({ type: 'get', kind: 'reflectie', id });
+  assert.equal(r.code, 'not_found');
+  const audit = (await admin.ok({ type: 'audit.list', limit: 1000 })).entries.map((e) => e.action);
+  assert.ok(audit.includes('device.export') && audit.includes('device.erase'), 'both audited');
 });
 
 test('the page goes offline when the server stops, and catches up after it restarts', { timeout: T(120000) }, async () => {

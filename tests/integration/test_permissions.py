@@ -509,6 +509,26 @@ class ModerationTraceTest(TafelCase):
         self.assertTrue(all(e["actor"] == lead.me["actor"] for e in mods), mods)
 
 
+class ReplaceTest(TafelCase):
+
+    @async_test()
+    async def test_a_replace_cannot_move_a_document(self):
+        # Found by the dispatch fuzzer: a put naming another opgave used to
+        # keep the stored one without a word.
+        adm = await self.admin()
+        a, b = await adm.new_opgave("A"), await adm.new_opgave("B")
+        m = await adm.create("moment", {"opgave": a, "date": "2026-01-01", "title": "Start"})
+        reply = await adm.request({"type": "put", "kind": "moment",
+                                   "doc": {"id": m["id"], "rev": m["rev"], "opgave": b,
+                                           "date": "2026-01-01", "title": "Start"}})
+        self.assertEqual((reply.get("code"), reply.get("field")), ("bad_request", "doc.opgave"),
+                         reply)
+        same = await adm.ok({"type": "put", "kind": "moment",
+                             "doc": {"id": m["id"], "rev": m["rev"], "opgave": a,
+                                     "date": "2026-01-02", "title": "Start"}})
+        self.assertEqual(same["doc"]["opgave"], a)
+
+
 class BesluitTest(TafelCase):
     """A decision answers reflecties and starts activiteiten of its own
     opgave; it is audited; the page learns of it from /schema.json."""

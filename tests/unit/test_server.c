@@ -68,8 +68,9 @@ static bool changes_state(enum tafel_msg m)
     case TAFEL_MSG_SESSION_CLOSE:
     case TAFEL_MSG_KEY_CREATE:
     case TAFEL_MSG_KEY_REVOKE:
+    case TAFEL_MSG_DEVICE_ERASE:
         return true;
-    default:
+    default: /* device.export too: it only reads (and is audited) */
         return false;
     }
 }

@@ -2,8 +2,9 @@
  * test_storage.c - storage/ on real LMDB in a temporary directory: documents,
  * the batch's per-op results and gap-free seq, the change log and its
  * retention, stripped history, marks, the write's key check, map growth,
- * backups and data ids, schema versions and older directories, access keys
- * (cascading revocation, label limits), devices and audit.
+ * backups and data ids, schema versions and older directories, the
+ * directory's lock and compaction, access keys (cascading revocation, label
+ * limits), devices and audit.
  *
  * Every test gets a fresh directory under /tmp (mkdtemp) with a store opened
  * in "data"; tests that need other options open further stores beside it.
@@ -15,6 +16,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <ftw.h>
 #include <lmdb.h>
 #include <pthread.h>
@@ -243,11 +245,14 @@ static void test_create_on_existing_is_exists(void **state)
     struct tafel_errinfo info;
     tafel_store *st = NULL;
 
+    /* While it is open, its lock refuses the create first. */
+    assert_int_equal(tafel_store_open(f->dir, NULL, true, &st, &info), TAFEL_E_BUSY);
+    tafel_store_close(f->st);
+    f->st = NULL;
     assert_int_equal(tafel_store_open(f->dir, NULL, true, &st, &info), TAFEL_E_EXISTS);
     assert_null(st);
     assert_non_null(strstr(info.message, f->dir));
     /* the failed create left the existing directory alone */
-    tafel_store_close(f->st);
     f->st = open_store(f->dir, NULL, false);
 }
 
@@ -1767,6 +1772,153 @@ static void test_backup_modes(void **state)
     }
 }
 
+/* ------------------------------------------- the lock and compaction */
+
+/* The PID in @p dir's lock file; 0 when it is empty. */
+static long lock_file_pid(const char *dir)
+{
+    char path[192], buf[32];
+    snprintf(path, sizeof(path), "%s/%s", dir, TAFEL_STORE_LOCK_FILE);
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    size_t n = fread(buf, 1, sizeof(buf) - 1, fp);
+    fclose(fp);
+    buf[n] = '\0';
+    return n ? strtol(buf, NULL, 10) : 0;
+}
+
+static void test_one_writer_per_directory(void **state)
+{
+    struct fx *f = *state;
+    struct tafel_errinfo info;
+    struct tafel_store_options ro = {.read_only = true};
+    tafel_store *st = NULL;
+    char o[TAFEL_ID_MAX + 1], want[64], bdir[128];
+    uint64_t before, after;
+
+    create(f->st, "opgave", NULL, "{}", o);
+    assert_int_equal(lock_file_pid(f->dir), (long)getpid());
+    snprintf(want, sizeof(want), "is in use by tafeld (pid %ld)", (long)getpid());
+    /* Also within one process: an flock() belongs to the open file
+     * description, and each open makes its own. */
+    assert_int_equal(tafel_store_open(f->dir, NULL, false, &st, &info), TAFEL_E_BUSY);
+    assert_null(st);
+    assert_non_null(strstr(info.message, want));
+    assert_non_null(strstr(info.message, f->dir));
+    assert_int_equal(tafel_store_open(f->dir, NULL, true, &st, &info), TAFEL_E_BUSY);
+    assert_non_null(strstr(info.message, want));
+    assert_int_equal(tafel_store_compact(f->dir, NULL, &before, &after, &info), TAFEL_E_BUSY);
+    assert_non_null(strstr(info.message, want));
+
+    /* A reader needs no lock, and cannot write. */
+    tafel_store *r = open_store(f->dir, &ro, false);
+    assert_int_equal(tafel_store_seq(r), 1);
+    assert_string_equal(tafel_store_data_id(r), tafel_store_data_id(f->st));
+    json_t *doc = js("{}");
+    struct tafel_write w = op_put("opgave", NULL, 0, doc, NULL);
+    assert_int_not_equal(tafel_store_write(r, &w, 1, NOW), TAFEL_E_OK);
+    json_decref(doc);
+    path_in(f, "backup", bdir, sizeof(bdir));
+    assert_int_equal(tafel_store_backup(r, bdir, &info), TAFEL_E_OK);
+    tafel_store_close(r);
+    assert_int_equal(tafel_store_open(bdir, &ro, true, &st, &info), TAFEL_E_INVALID_ARG);
+    /* The refused opens left the lock to its holder: the writer goes on. */
+    create(f->st, "opgave", NULL, "{}", o);
+
+    /* Closing releases it (and empties the file); the next open takes it. */
+    tafel_store_close(f->st);
+    f->st = NULL;
+    assert_int_equal(lock_file_pid(f->dir), 0);
+    f->st = open_store(f->dir, NULL, false);
+    assert_int_equal(lock_file_pid(f->dir), (long)getpid());
+    assert_int_equal(tafel_store_seq(f->st), 2);
+}
+
+/* Whether any file in @p dir holds @p needle. */
+static bool dir_contains(const char *dir, const char *needle)
+{
+    char path[512];
+    struct stat sb;
+    struct dirent *e;
+    bool found = false;
+    DIR *d = opendir(dir);
+    assert_non_null(d);
+    while ((e = readdir(d)) != NULL) {
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0)
+            found |= file_contains(path, needle, strlen(needle));
+    }
+    closedir(d);
+    return found;
+}
+
+static void test_compact_purges_deleted_bytes(void **state)
+{
+    struct fx *f = *state;
+    char o[TAFEL_ID_MAX + 1], keep[TAFEL_ID_MAX + 1], ids[40][TAFEL_ID_MAX + 1];
+    char secret[TAFEL_KEY_STRLEN + 1], key_id[TAFEL_ID_MAX + 1], id[TAFEL_DATA_ID_STRLEN + 1];
+    char file[192], stale[192], lmdb_lock[192];
+    struct tafel_errinfo info;
+    struct tafel_key_info k;
+    static struct listed live, compacted;
+    uint64_t before = 0, after = 0;
+    struct stat sb;
+    json_t *all = json_string("*");
+
+    create(f->st, "opgave", NULL, "{}", o);
+    create_doc(f->st, "reflectie", o, doc_with("ZICHTBAAR-blijft", 3000), keep);
+    assert_int_equal(
+        tafel_store_key_create(f->st, "beheerder", all, "k", 0, "", NOW, secret, key_id),
+        TAFEL_E_OK);
+    /* Inline and overflow values, every other one deleted. */
+    for (int i = 0; i < 40; i++)
+        create_doc(f->st, "reflectie", o,
+                   doc_with(i % 2 ? "GEHEIM-weg" : "ZICHTBAAR-ook", 200 + (size_t)i * 97 % 4000),
+                   ids[i]);
+    for (int i = 1; i < 40; i += 2)
+        delete_doc(f->st, "reflectie", ids[i], 1);
+    list_count(f->st, NULL, NULL, &live);
+    uint64_t seq = tafel_store_seq(f->st);
+    strcpy(id, tafel_store_data_id(f->st));
+    tafel_store_close(f->st);
+    f->st = NULL;
+    snprintf(file, sizeof(file), "%s/data.mdb", f->dir);
+    snprintf(stale, sizeof(stale), "%s/data.mdb.compact", f->dir);
+    snprintf(lmdb_lock, sizeof(lmdb_lock), "%s/lock.mdb", f->dir);
+    /* What there is to purge: the live file keeps the deleted text. */
+    assert_true(file_contains(file, "GEHEIM-weg", 10));
+    /* A copy an interrupted run left behind is no obstacle. */
+    FILE *fp = fopen(stale, "w");
+    assert_non_null(fp);
+    fputs("GEHEIM-weg", fp);
+    fclose(fp);
+
+    assert_int_equal(tafel_store_compact(f->dir, NULL, &before, &after, &info), TAFEL_E_OK);
+    assert_true(after < before);
+    assert_int_equal(stat(file, &sb), 0);
+    assert_int_equal((uint64_t)sb.st_size, after);
+    assert_int_equal(sb.st_mode & 07777, 0600);
+    assert_false(dir_contains(f->dir, "GEHEIM"));
+    assert_true(file_contains(file, "ZICHTBAAR-blijft", 16));
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(lmdb_lock, F_OK), -1); /* it described the old file */
+    assert_int_equal(lock_file_pid(f->dir), 0);
+
+    /* The same directory: content, seq, identity and keys; the seq goes on. */
+    f->st = open_store(f->dir, NULL, false);
+    assert_int_equal(tafel_store_seq(f->st), seq);
+    assert_string_equal(tafel_store_data_id(f->st), id);
+    list_count(f->st, NULL, NULL, &compacted);
+    assert_int_equal(compacted.count, 22);
+    assert_string_equal(compacted.text, live.text);
+    assert_int_equal(tafel_store_key_verify(f->st, secret, NOW, &k), TAFEL_E_OK);
+    tafel_key_info_free(&k);
+    char next[TAFEL_ID_MAX + 1];
+    create(f->st, "reflectie", o, "{}", next);
+    assert_int_equal(tafel_store_seq(f->st), seq + 1);
+    json_decref(all);
+}
+
 /* --------------------------------------------------------------- devices */
 
 static void test_devices(void **state)
@@ -2042,6 +2194,14 @@ static void test_older_directory_brought_up_to_date(void **state)
     f->st = NULL;
     raw_make_old(f->dir, "reflectie", gone, o); /* 7: the old delete */
     assert_int_equal(raw_count(f->dir, "doc_changes"), -1);
+    /* A reader cannot bring it up to date, and does not make do without
+     * the databases. */
+    struct tafel_store_options ro = {.read_only = true};
+    struct tafel_errinfo info;
+    tafel_store *reader = NULL;
+    assert_int_equal(tafel_store_open(f->dir, &ro, false, &reader, &info), TAFEL_E_SCHEMA_VERSION);
+    assert_null(reader);
+    assert_non_null(strstr(info.message, "older build"));
     snprintf(file, sizeof(file), "%s/data.mdb", f->dir);
 
     /* Opening creates what is missing and rebuilds the index from the log. */
@@ -2143,6 +2303,8 @@ int main(void)
         T(test_write_refused_for_revoked_key),
         T(test_data_id_stable_and_new_in_backup),
         T(test_backup_modes),
+        T(test_one_writer_per_directory),
+        T(test_compact_purges_deleted_bytes),
         T(test_devices),
         T(test_key_revoke_cascade),
         T(test_key_label_limit),

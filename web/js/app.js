@@ -17,6 +17,7 @@ import { mountPortfolio } from './views/portfolio.js';
 import { mountOpgave } from './views/opgave.js';
 import { mountSession, mountProjector } from './views/session.js';
 import { mountAdmin } from './views/admin.js';
+import { forgetDevice, forgetVotes } from './local.js';
 
 const CRED_KEY = 'tafel.cred'; // sessionStorage only: gone when the tab closes
 
@@ -164,7 +165,7 @@ async function onReady(me, again) {
   else if (state.view && state.view.update) state.view.update();
 }
 
-function onFatal(code, authError, everReady) {
+function onFatal(code, authError, everReady, reason) {
   if (!everReady) {
     const wasJoin = ctx.conn && ctx.conn.cred && !ctx.conn.cred.key;
     ctx.conn.stop();
@@ -180,9 +181,15 @@ function onFatal(code, authError, everReady) {
     return;
   }
   const inwoner = ctx.me && ctx.me.role === 'inwoner';
+  // Its device's data erased (from another tab, or at the desk): say so.
+  if (inwoner && code === 4403 && reason === 'erased') {
+    forgetDevice(ctx.conn && ctx.conn.cred && ctx.conn.cred.code);
+    forgetVotes(ctx.me.actor);
+    signOut('mine.erased');
+  }
   // An inwoner whose join code no longer works after a reconnect (4401):
   // the session was closed while the page was away.
-  if (inwoner && (code === 4403 || code === 4401)) signOut('signout.closed');
+  else if (inwoner && (code === 4403 || code === 4401)) signOut('signout.closed');
   else signOut(code === 4403 ? 'signout.revoked' : code === 4429 ? 'signin.error.rate' : 'signout.unauthorized');
 }
 
@@ -210,6 +217,9 @@ ctx.leaveTable = async () => {
   store.dropPresence(s.session);
   if (ctx.conn && ctx.conn.online) await ctx.conn.request({ type: 'unsub', opgave: s.opgave });
 };
+
+/** Leave (an inhabitant whose data was erased leaves its session). */
+ctx.signOut = (messageKey) => signOut(messageKey);
 
 function signOut(messageKey) {
   if (state.view && state.view.destroy) state.view.destroy();

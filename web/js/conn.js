@@ -19,7 +19,7 @@ const BACKOFF_MS = [200, 500, 1000, 2000, 3000];
 export class Conn {
   /**
    * handlers: onReady(me, isReconnect), onMessage(msg), onStatus('connecting'|'online'|'offline'),
-   * onFatal(code, firstError, everReady) - the connection will not come back (wrong key, revoked,
+   * onFatal(code, firstError, everReady, reason) - the connection will not come back (wrong key, revoked,
    * session closed, a name the server refuses: firstError is the refusal).
    */
   constructor(handlers) {
@@ -129,7 +129,7 @@ export class Conn {
       if (FATAL.has(ev.code)) {
         this.stopped = true;
         this.h.onStatus('offline');
-        this.h.onFatal(ev.code, this.authError, this.everReady);
+        this.h.onFatal(ev.code, this.authError, this.everReady, ev.reason);
         return;
       }
       this.h.onStatus(this.everReady ? 'offline' : 'connecting');

@@ -5,6 +5,7 @@ export const ctx = {
   me: null, // the ok reply of hello/join: {actor, role, name, opgaven, session?}
   announce: (_text) => {},
   navigate: (_hash) => {},
+  signOut: (_messageKey) => {}, // leave, and say why on the sign-in page
 };
 
 /** The text to show for an error reply: the code in words, and the

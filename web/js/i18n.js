@@ -182,6 +182,19 @@ const NL = {
   'never': 'nooit',
   'yes': 'ja', 'no': 'nee',
   'notfound': 'Deze pagina bestaat niet.',
+  'mine.title': 'Mijn bijdragen',
+  'mine.intro': 'Wat je hier schrijft, je stemmen en je gevoel bij de tijdlijn zijn van jou. Je kunt het downloaden. Je kunt het ook wissen.',
+  'mine.download': 'Download wat ik heb bijgedragen',
+  'mine.downloaded': 'Klaar. Het bestand met je bijdragen staat bij je downloads.',
+  'mine.erase': 'Wis wat ik heb bijgedragen',
+  'mine.confirm.title': 'Weet je het zeker?',
+  'mine.confirm.text': 'We wissen alles wat je in deze sessie hebt gedaan: wat je schreef, je stemmen en je gevoel bij de tijdlijn. Ook de anderen zien het daarna niet meer. Je kunt dit niet terugdraaien. Daarna ben je uit de sessie.',
+  'mine.confirm.keep': 'Wil je het bewaren? Download het dan eerst.',
+  'mine.confirm.yes': 'Ja, wis alles',
+  'mine.confirm.no': 'Nee, niet wissen',
+  'mine.erased': 'Klaar. Alles wat je hebt bijgedragen is gewist. Je bent uit de sessie.',
+  'mine.desk.title': 'Liever via de gemeente?',
+  'mine.desk.text': 'Laat deze code zien aan de balie van de gemeente. Zij kunnen je bijdragen dan voor je downloaden of wissen. Geef de code aan niemand anders.',
 };
 
 const EN = {
@@ -282,6 +295,19 @@ const EN = {
   'admin.col.detail': 'Details', 'admin.forbidden': 'Only administrators and opgave leads manage keys.',
   'never': 'never', 'yes': 'yes', 'no': 'no',
   'notfound': 'This page does not exist.',
+  'mine.title': 'My contributions',
+  'mine.intro': 'What you write here, your votes and your feelings about the timeline are yours. You can download them. You can also erase them.',
+  'mine.download': 'Download what I contributed',
+  'mine.downloaded': 'Done. The file with your contributions is in your downloads.',
+  'mine.erase': 'Erase what I contributed',
+  'mine.confirm.title': 'Are you sure?',
+  'mine.confirm.text': 'We erase everything you did in this session: what you wrote, your votes and your feelings about the timeline. The others will no longer see it either. You cannot undo this. Afterwards you leave the session.',
+  'mine.confirm.keep': 'Do you want to keep it? Download it first.',
+  'mine.confirm.yes': 'Yes, erase everything',
+  'mine.confirm.no': 'No, do not erase',
+  'mine.erased': 'Done. Everything you contributed has been erased. You have left the session.',
+  'mine.desk.title': 'Rather through the municipality?',
+  'mine.desk.text': 'Show this code at the municipality\'s desk. They can then download or erase your contributions for you. Do not give the code to anyone else.',
 };
 
 const DICTS = { nl: NL, en: EN };

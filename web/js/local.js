@@ -63,6 +63,12 @@ export function keepDevice(code, token) {
   write(codeKey(code), JSON.stringify({ device: token, at: now }));
 }
 
+/** Forget the token kept for join code CODE (its device was erased: the
+ * server no longer knows it, and this browser should not either). */
+export function forgetDevice(code) {
+  if (code) drop(codeKey(code));
+}
+
 // ------------------------------------------------------------------ votes
 
 const votes = new Map(); // actor -> Set of reflectie ids (a cache of localStorage)
@@ -95,6 +101,13 @@ export function setVoted(actor, id, voted) {
     votes.set(actor, new Set(list));
   }
   write(VOTES_PREFIX + actor, JSON.stringify(list));
+}
+
+/** Forget ACTOR's votes (its data was erased: they are gone on the server). */
+export function forgetVotes(actor) {
+  if (!actor) return;
+  votes.delete(actor);
+  drop(VOTES_PREFIX + actor);
 }
 
 // Another tab of the same browser voted: read its list again.

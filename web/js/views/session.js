@@ -11,6 +11,7 @@ import { ctx, errorText } from '../ctx.js';
 import { can, canModerate } from '../perm.js';
 import { reflectionCard, sortReflections } from '../components.js';
 import { qrSvg } from '../qr.js';
+import { minePanel } from './mine.js';
 
 // The contribution form is reflectie's sort and text, from the schema. Its
 // choices start with what people at a table add most (an exception of
@@ -103,7 +104,8 @@ export function mountSession(root, id) {
       h('div', { class: 'session-main' }, form,
         h('section', { 'aria-labelledby': 'contribs-title' }, h('h2', { id: 'contribs-title' }, t('session.contributions')), list)),
       h('aside', { class: 'session-side' }, codePanel,
-        h('section', { class: 'panel', 'aria-labelledby': 'presence-title' }, h('h2', { id: 'presence-title' }, t('session.present')), presence)))));
+        h('section', { class: 'panel', 'aria-labelledby': 'presence-title' }, h('h2', { id: 'presence-title' }, t('session.present')), presence),
+        minePanel()))));
 
   let tabled = false;
   function update() {
