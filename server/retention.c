@@ -19,8 +19,9 @@
  *   AUDIT   a stretch of old audit entries removed
  *   REPORT  the audit entry "retention" with the run's counts
  * so neither the loop nor the writer is held long however large the data
- * directory. A run that changed nothing leaves a log line and no audit
- * entry: the audit trail records changes, not their absence.
+ * directory. Every run leaves an audit entry, also one that changed
+ * nothing: an auditor must be able to see that the rules ran as the
+ * register says, not only when they found something.
  */
 #include "retention.h"
 
@@ -149,11 +150,6 @@ static bool anonymisable(const json_t *doc)
     const char *role = str_field(doc, "author_role"), *author = str_field(doc, "author");
     return role && strcmp(role, "inwoner") == 0 && author &&
            strcmp(author, TAFEL_RETENTION_AUTHOR) != 0;
-}
-
-static bool any(const struct counts *n)
-{
-    return n->anonymised || n->hidden_deleted || n->log_stripped || n->audit_removed;
 }
 
 static void add(struct counts *to, const struct counts *n)
@@ -482,7 +478,7 @@ static void targets_clear(struct step *s)
     s->nt = 0;
 }
 
-static bool phase_on(const struct tafel_retention *r, const struct tafel_config *c, enum phase p)
+static bool phase_on(const struct tafel_config *c, enum phase p)
 {
     switch (p) {
     case PH_DOCS:
@@ -491,18 +487,15 @@ static bool phase_on(const struct tafel_retention *r, const struct tafel_config 
         return c->strip_log_after_ms || c->retain_besluit_ms || c->retain_opgave_ms;
     case PH_AUDIT:
         return c->retain_audit_ms;
-    case PH_REPORT:
-        return any(&r->total);
-    default:
+    default: /* the report: every run is audited */
         return true;
     }
 }
 
-static enum phase next_phase(const struct tafel_retention *r, const struct tafel_config *c,
-                             int from)
+static enum phase next_phase(const struct tafel_config *c, int from)
 {
     int p = from + 1;
-    while (p < PH_END && !phase_on(r, c, (enum phase)p))
+    while (p < PH_END && !phase_on(c, (enum phase)p))
         p++;
     return (enum phase)p;
 }
@@ -545,7 +538,7 @@ static void step_done(struct tafel_server *srv, struct wop *op)
         return;
     }
     if (s->phase_done)
-        s->phase = next_phase(r, &srv->cfg, (int)s->phase);
+        s->phase = next_phase(&srv->cfg, (int)s->phase);
     if (s->phase == PH_END)
         run_end(r);
 }
@@ -576,7 +569,7 @@ void tafel_retention_tick(struct tafel_server *srv)
         s->now_ms = tafel_time_now_ms();
         s->after[0] = '\0';
         s->log_from = 0;
-        s->phase = next_phase(r, c, -1);
+        s->phase = next_phase(c, -1);
         if (s->phase == PH_END) {
             run_end(r);
             return;
