@@ -194,9 +194,14 @@ enum cli_lang { CLI_NL, CLI_EN };
     X(T_R_EFFECT, "Effectindicatoren", "Effect indicators")                                      \
     X(T_R_CONTEXT, "Contextindicatoren", "Context indicators")                                   \
     X(T_R_LATEST, "Laatste waarde", "Latest value")                                              \
-    X(T_R_TREND, "Trend", "Trend")                                                               \
-    X(T_R_UP, "stijgend", "up")                                                                  \
-    X(T_R_DOWN, "dalend", "down")                                                                \
+    X(T_R_PROGRESS, "Voortgang (nulmeting → streefwaarde)", "Progress (baseline → target)")      \
+    X(T_R_COURSE, "Koers (trend)", "Course (trend)")                                             \
+    X(T_R_ON_COURSE, "op koers", "on course")                                                    \
+    X(T_R_OFF_COURSE, "niet op koers", "not on course")                                          \
+    X(T_R_COURSE_UNKNOWN, "onbekend", "unknown")                                                 \
+    X(T_R_DERIVED, "afgeleid uit de streefwaarde", "derived from the target")                    \
+    X(T_R_UP, "stijgend", "rising")                                                              \
+    X(T_R_DOWN, "dalend", "falling")                                                             \
     X(T_R_FLAT, "gelijk", "flat")                                                                \
     X(T_R_TIMELINE, "Tijdlijn", "Timeline")                                                      \
     X(T_R_FEELING, "Gevoel (gemiddeld)", "Feeling (average)")                                    \

@@ -104,12 +104,13 @@ static const struct command commands[] = {
      "The audit log: who changed what (beheerders)."},
     {"report", cmd_report, report_opts, "tafel report OPGAVE [--format md|html|json]",
      "Het verhaal van de opgave voor de raad (rijker verantwoorden): doel,\n"
-     "sturingsdriehoek, stoplicht, actielijnen, indicatoren met trend, tijdlijn met\n"
-     "hoog- en dieptepunten, succesverhalen en geleerde lessen. HTML is een\n"
-     "volledige pagina.",
+     "sturingsdriehoek, stoplicht, actielijnen, indicatoren met voortgang en koers\n"
+     "(op koers of niet, naar de gewenste richting), tijdlijn met hoog- en\n"
+     "dieptepunten, succesverhalen en geleerde lessen. HTML is een volledige pagina.",
      "The opgave's story for the council: goal, steering triangle, traffic light,\n"
-     "action lines, indicators with trend, timeline with high and low points, success\n"
-     "stories and lessons learned. HTML is a complete page."},
+     "action lines, indicators with progress and course (on course or not, by the\n"
+     "desired direction), timeline with high and low points, success stories and\n"
+     "lessons learned. HTML is a complete page."},
     {"device", cmd_device, device_opts,
      "tafel device export TOKEN [--out FILE]\n"
      "tafel device erase TOKEN [--yes]",

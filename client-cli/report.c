@@ -5,12 +5,14 @@
  * The report is built once as a JSON model from the opgave and its
  * documents: goal, sturingsdriehoek, stoplicht, action lines with who
  * delivers what, indicators (effect and context apart) with their latest
- * value and trend, the timeline with the average feeling per moment, success
- * stories and lessons learned. Hidden reflections never enter it. The model
- * is the --format json output; Markdown and HTML are two emitters walking
- * the same model, so the three cannot tell different stories. Every piece
- * of document text goes through the emitter's escaping: a title cannot
- * inject HTML into the page.
+ * value, progress from baseline to target and whether they are on course
+ * (protocol/progress.c, the computation the page mirrors), the timeline
+ * with the average feeling per moment, success stories and lessons
+ * learned. Hidden reflections never enter it. The model is the --format
+ * json output; Markdown and HTML are two emitters walking the same model,
+ * so the three cannot tell different stories. Every piece of document text
+ * goes through the emitter's escaping: a title cannot inject HTML into the
+ * page.
  */
 #include <math.h>
 #include <stdio.h>
@@ -18,6 +20,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "tafel_progress.h"
 
 /* ----------------------------------------------------------- the model */
 
@@ -114,26 +117,48 @@ static json_t *action_lines(const json_t *lines, const json_t *activities)
     return out;
 }
 
-/* One indicator with its latest value and the trend against the one before. */
+/* One indicator with its latest value, progress and course: computed by
+ * tafel_progress_compute() (protocol/progress.c), the one definition the
+ * page's twin (web/js/progress.js) is held to. The measurements go in by
+ * date, then creation, so that of two on one date the later entry counts. */
 static json_t *indicator(const json_t *ind, const json_t *metingen)
 {
-    static const char *const ind_f[] = {"id",     "title",     "type",        "unit",   "baseline",
-                                        "target", "direction", "description", "source", NULL};
+    static const char *const ind_f[] = {"id",          "title",         "type",   "unit",
+                                        "baseline",    "baseline_date", "target", "direction",
+                                        "description", "source",        NULL};
     static const char *const m_f[] = {"date", "value", "source", "note", NULL};
     json_t *out = pick(ind, ind_f);
     json_t *mine = where(metingen, "indicator", member_str(ind, "id"));
     sort_array(mine, by_date);
     size_t n = json_array_size(mine);
-    json_object_set_new(out, "metingen", json_integer((json_int_t)n));
-    json_t *latest = n ? json_array_get(mine, n - 1) : NULL;
-    json_object_set_new(out, "latest", latest ? pick(latest, m_f) : json_null());
-    const char *trend = "none";
-    if (n >= 2) {
-        double now = json_number_value(json_object_get(latest, "value"));
-        double before = json_number_value(json_object_get(json_array_get(mine, n - 2), "value"));
-        trend = now > before ? "up" : now < before ? "down" : "flat";
+    struct tafel_measurement *ms = n ? calloc(n, sizeof(*ms)) : NULL;
+    if (n && !ms)
+        n = 0; /* out of memory: told as "no measurements", never a wrong course */
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_array_get(mine, i);
+        ms[i].date = json_string_value(json_object_get(m, "date"));
+        ms[i].value = json_number_value(json_object_get(m, "value"));
     }
-    json_object_set_new(out, "trend", json_string(trend));
+    const json_t *b = json_object_get(ind, "baseline"), *t = json_object_get(ind, "target");
+    struct tafel_progress_input in = {json_is_number(b), json_is_number(t), json_number_value(b),
+                                      json_number_value(t),
+                                      tafel_direction_parse(member_str(ind, "direction"))};
+    struct tafel_progress p;
+    tafel_progress_compute(&in, ms, n, &p);
+    free(ms);
+
+    json_object_set_new(out, "metingen", json_integer((json_int_t)json_array_size(mine)));
+    json_t *latest = p.has_latest ? json_array_get(mine, p.latest) : NULL;
+    json_object_set_new(out, "latest", latest ? pick(latest, m_f) : json_null());
+    /* The direction the course was judged by: the indicator's own, or the
+     * one its target implies (said so, for the reader to check). */
+    const char *dir = tafel_direction_word(p.direction);
+    json_object_set_new(out, "direction", dir ? json_string(dir) : json_null());
+    json_object_set_new(out, "direction_derived", json_boolean(p.direction_derived));
+    json_object_set_new(out, "progress", p.has_progress ? json_real(p.progress) : json_null());
+    json_object_set_new(out, "trend", json_string(tafel_trend_word(p.trend)));
+    json_object_set_new(out, "trend_measurements", json_integer((json_int_t)p.window));
+    json_object_set_new(out, "course", json_string(tafel_course_word(p.course)));
     json_decref(mine);
     return out;
 }
@@ -665,11 +690,61 @@ static char *with_unit(const struct emitter *e, const json_t *doc, const char *n
     return v;
 }
 
+/* "42 %": the share of the way from baseline to target, whole percents. */
+static char *percent(const struct emitter *e, const json_t *progress)
+{
+    char *out = NULL;
+    if (!json_is_number(progress))
+        return NULL;
+    long pct = lround(json_number_value(progress) * 100);
+    if (asprintf(&out, english(e) ? "%ld%%" : "%ld %%", pct) < 0)
+        out = NULL;
+    return out;
+}
+
+/* "op koers (dalend)": the course in words, with the trend it was judged
+ * from; text, so that it reads without colour. */
+static char *course(const struct emitter *e, const json_t *d)
+{
+    const char *c = member_str(d, "course");
+    const char *trend = member_str(d, "trend");
+    const char *cw = strcmp(c, "op_koers") == 0        ? T(e, T_R_ON_COURSE)
+                     : strcmp(c, "niet_op_koers") == 0 ? T(e, T_R_OFF_COURSE)
+                                                       : T(e, T_R_COURSE_UNKNOWN);
+    const char *tw = strcmp(trend, "up") == 0     ? T(e, T_R_UP)
+                     : strcmp(trend, "down") == 0 ? T(e, T_R_DOWN)
+                     : strcmp(trend, "flat") == 0 ? T(e, T_R_FLAT)
+                                                  : NULL;
+    char *out = NULL;
+    if (asprintf(&out, "%s%s%s%s", cw, tw ? " (" : "", tw ? tw : "", tw ? ")" : "") < 0)
+        out = NULL;
+    return out;
+}
+
+/* The direction in words ("omlaag (lager is beter)"), and whether it was
+ * derived from the target rather than set. */
+static char *direction(const struct emitter *e, const json_t *d)
+{
+    const char *dir = member_str(d, "direction");
+    if (!*dir)
+        return NULL;
+    const char *w = word(e, TAFEL_KIND_INDICATOR, "direction", dir);
+    bool derived = json_is_true(json_object_get(d, "direction_derived"));
+    char *out = NULL;
+    if (asprintf(&out, "%s%s%s", w, derived ? ", " : "", derived ? T(e, T_R_DERIVED) : "") < 0)
+        out = NULL;
+    return out;
+}
+
 static void walk_indicators(struct emitter *e, const json_t *m)
 {
-    const char *cols[] = {
-        klabel(e, TAFEL_KIND_INDICATOR), flabel(e, TAFEL_KIND_INDICATOR, "baseline"),
-        flabel(e, TAFEL_KIND_INDICATOR, "target"), T(e, T_R_LATEST), T(e, T_R_TREND)};
+    const char *cols[] = {klabel(e, TAFEL_KIND_INDICATOR),
+                          flabel(e, TAFEL_KIND_INDICATOR, "baseline"),
+                          flabel(e, TAFEL_KIND_INDICATOR, "target"),
+                          flabel(e, TAFEL_KIND_INDICATOR, "direction"),
+                          T(e, T_R_LATEST),
+                          T(e, T_R_PROGRESS),
+                          T(e, T_R_COURSE)};
     const json_t *inds = json_object_get(m, "indicators");
     const struct tafel_kind_def *ind = tafel_schema_kind(TAFEL_KIND_INDICATOR);
     heading(e, 2, english(e) ? ind->plural_en : ind->plural_nl);
@@ -682,7 +757,7 @@ static void walk_indicators(struct emitter *e, const json_t *m)
             para(e, NULL, T(e, T_R_NOTHING));
             continue;
         }
-        json_t *rows = header(cols, 5);
+        json_t *rows = header(cols, sizeof(cols) / sizeof(cols[0]));
         size_t i;
         json_t *d;
         json_array_foreach(list, i, d)
@@ -691,19 +766,23 @@ static void walk_indicators(struct emitter *e, const json_t *m)
             const json_t *latest = json_object_get(d, "latest");
             json_array_append_new(rows, json_array());
             cell(rows, strdup(member_str(d, "title")));
-            cell(rows, with_unit(e, d, "baseline", unit));
+            char *base = with_unit(e, d, "baseline", unit), *bd = NULL;
+            if (base && *member_str(d, "baseline_date") &&
+                asprintf(&bd, "%s (%s)", base, member_str(d, "baseline_date")) >= 0) {
+                free(base);
+                base = bd;
+            }
+            cell(rows, base);
             cell(rows, with_unit(e, d, "target", unit));
+            cell(rows, direction(e, d));
             char *lv = json_is_object(latest) ? with_unit(e, latest, "value", unit) : NULL;
             char *ld = NULL;
             if (lv && asprintf(&ld, "%s (%s)", lv, member_str(latest, "date")) < 0)
                 ld = NULL;
             free(lv);
             cell(rows, ld);
-            const char *trend = member_str(d, "trend");
-            cell(rows, strdup(strcmp(trend, "up") == 0     ? T(e, T_R_UP)
-                              : strcmp(trend, "down") == 0 ? T(e, T_R_DOWN)
-                              : strcmp(trend, "flat") == 0 ? T(e, T_R_FLAT)
-                                                           : "-"));
+            cell(rows, percent(e, json_object_get(d, "progress")));
+            cell(rows, course(e, d));
         }
         table(e, rows);
         json_decref(rows);

@@ -178,6 +178,8 @@ static const struct tafel_field indicator_fields[] = {
     F("unit", TAFEL_F_STRING, 0, .max_len = 50, L("Eenheid", "Unit"),
       D("Unit of the values, e.g. %", "Eenheid")),
     NUMBER("baseline", 0, L("Nulmeting", "Baseline"), D("Value at the start", "Nulmeting")),
+    F("baseline_date", TAFEL_F_DATE, 0, L("Datum nulmeting", "Baseline date"),
+      D("When the baseline was measured", "Peildatum van de nulmeting")),
     NUMBER("target", 0, L("Streefwaarde", "Target"), D("Value to reach", "Streefwaarde")),
     F("direction", TAFEL_F_ENUM, 0, .values = directions,
       L("Gewenste richting", "Desired direction"),

@@ -161,6 +161,15 @@ test('the opgave: goal, sturingsdriehoek, action lines, indicators, timeline, re
   assert.equal(await safe.locator('svg circle.series-point').count(), 3);
   assert.match(await safe.locator('svg').textContent(), /Nulmeting 52/);
   assert.equal(await p.locator(`.ind-context .indicator[data-id="${data.indicators[2].id}"]`).count(), 1);
+  // progress and course, direction-aware (web/js/progress.js, the twin of
+  // the report's): in words, not colour alone. Overlast fell 41, 35, 31 and
+  // then rose to 33: the last two alone would say "stijgend"; the fitted
+  // trend over the four still falls, and lower is better.
+  assert.match(await safe.locator('.ind-progress').textContent(), /Op koers \(stijgend\)\s*39 % van nulmeting naar streefwaarde/);
+  const overlast = p.locator(`.indicator[data-id="${data.indicators[1].id}"] .ind-progress`);
+  assert.match(await overlast.textContent(), /Op koers \(dalend\)\s*35 % van nulmeting naar streefwaarde/);
+  assert.equal(await overlast.getAttribute('data-course'), 'op_koers');
+  assert.match(await p.textContent(`.indicator[data-id="${data.indicators[2].id}"] .ind-progress`), /Koers onbekend \(stijgend; geen gewenste richting\)/);
   // the gevoelsgrafiek: the average per moment and the spread as a band
   assert.equal(await p.locator('svg.feeling-chart .series-point').count(), 4);
   assert.equal(await p.locator('svg.feeling-chart polygon.spread').count(), 1);
@@ -502,6 +511,7 @@ test('English with a switch; dates stay Dutch', { timeout: T(60000) }, async () 
   const plural = (await schemaJson()).kinds.find((k) => k.name === 'actielijn').plural.en;
   await p.waitForSelector(`#sec-actions-title:text-is(${JSON.stringify(plural)})`);
   assert.match(await p.textContent('.timeline'), /15-01-2025/);
+  assert.match(await p.textContent(`.indicator[data-id="${data.indicators[1].id}"] .ind-progress`), /On course \(falling\)\s*35% of the way from baseline to target/);
   await axeCheck(p, 'opgave (English)');
   await shot(p, '13-opgave-english', false);
   await p.click('#lang-switch');

@@ -680,6 +680,49 @@ class CliReportTest(CliCase):
         self.assertNotIn("Verborgen", json.dumps(r))
         self.assertNotIn("Een idee", json.dumps(r))
 
+    def test_report_progress_is_direction_aware(self):
+        """Issue 13's example: loneliness fell from 44 % to 41.5 % towards 38 %
+        with "lower is better": on course, 42 % of the way (protocol/progress.c)."""
+        o = self.new_opgave("Vitale kernen")
+        ind = self.js("indicator", "create", "--opgave", o, "--title", "Eenzaamheid",
+                      "--type", "effect", "--unit", "%", "--baseline", "44",
+                      "--baseline-date", "2022-10-01", "--target", "38",
+                      "--direction", "omlaag")["id"]
+        rising = self.js("indicator", "create", "--opgave", o, "--title", "Vrijwilligers",
+                         "--type", "effect", "--baseline", "100", "--target", "150")["id"]
+        self.js("measure", ind, "41.5", "--date", "2024-10-01")
+        self.js("measure", ind, "44", "--date", "2022-10-01")
+        self.js("measure", rising, "110", "--date", "2023-01-01")
+        self.js("measure", rising, "105", "--date", "2024-01-01")
+        r = self.js("report", o, "--format", "json")
+        by_title = {i["title"]: i for i in r["indicators"]["effect"]}
+        lonely, vol = by_title["Eenzaamheid"], by_title["Vrijwilligers"]
+        self.assertEqual(lonely["course"], "op_koers")
+        self.assertAlmostEqual(lonely["progress"], (44 - 41.5) / (44 - 38))
+        self.assertEqual((lonely["trend"], lonely["direction"], lonely["direction_derived"]),
+                         ("down", "omlaag", False))
+        self.assertEqual(lonely["baseline_date"], "2022-10-01")
+        self.assertEqual(lonely["latest"]["value"], 41.5)
+        # no direction set: derived from the target above the baseline; falling is off course
+        self.assertEqual((vol["direction"], vol["direction_derived"], vol["course"]),
+                         ("omhoog", True, "niet_op_koers"))
+        self.assertAlmostEqual(vol["progress"], 0.1)
+        md = self.ok("report", o).stdout
+        row = next(line for line in md.splitlines() if line.startswith("| Eenzaamheid"))
+        for text in ("44 % (2022-10-01)", "omlaag (lager is beter)", "42 %", "op koers (dalend)"):
+            self.assertIn(text, row)
+        self.assertIn("Voortgang (nulmeting → streefwaarde)", md)
+        self.assertIn("niet op koers (dalend)", md)
+        self.assertIn("afgeleid uit de streefwaarde", md)
+        self.assertNotIn("stijgend", row)
+        en = self.ok("--lang", "en", "report", o, "--format", "html").stdout
+        self.assertIn("<td>on course (falling)</td>", en)
+        self.assertIn("<td>not on course (falling)</td>", en)
+        self.assertIn("<td>42%</td>", en)
+        self.assertIn("derived from the target", en)
+        html = self.ok("report", o, "--format", "html").stdout
+        self.assertIn("<td>op koers (dalend)</td>", html)
+
     def test_report_markdown_dutch_and_english(self):
         md = self.ok("report", self.opg()).stdout
         for heading in ("# Veilige en leefbare buurt", "## Doel: wat is er anders dan nu",

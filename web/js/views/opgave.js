@@ -12,6 +12,7 @@ import { ctx, errorText } from '../ctx.js';
 import { can, canRead, canModerate, canVote } from '../perm.js';
 import { tlBadge, reflectionCard, sortReflections } from '../components.js';
 import { indicatorChart, feelingChart, feelingStats } from '../charts.js';
+import { indicatorProgress } from '../progress.js';
 import { openEditor, deleteDoc, docTitle, showValue } from '../forms.js';
 
 function editButtons(doc, label) {
@@ -111,16 +112,32 @@ export function mountOpgave(root, id) {
       })) : h('p', { class: 'empty' }, t('actions.none')));
   }
 
+  // The course in words, with the trend or why it is unknown, and the share
+  // of the way: progress.js, the twin of what the report prints. Text with
+  // a mark, never colour alone.
+  function progressLine(pr) {
+    const detail = [pr.trend === 'none' ? t('ind.why.few') : t('ind.trend.' + pr.trend)];
+    if (!pr.direction) detail.push(t('ind.why.direction'));
+    const mark = { op_koers: '✓', niet_op_koers: '✗', onbekend: '?' }[pr.course];
+    return h('p', { class: `ind-progress course-${pr.course}`, 'data-course': pr.course },
+      h('span', { class: 'course' }, h('span', { class: 'course-mark', 'aria-hidden': 'true' }, mark),
+        h('strong', null, t('ind.course.' + pr.course)), ` (${detail.join('; ')})`),
+      pr.progress !== null ? h('span', { class: 'share' }, t('ind.progress', { pct: fmtNum(Math.round(pr.progress * 100)) })) : null);
+  }
+
   function indicatorBlock(ind) {
     const ms = store.all('meting', ind.opgave).filter((m) => m.indicator === ind.id).sort((a, b) => a.date.localeCompare(b.date));
     const unit = ind.unit ? ` ${ind.unit}` : '';
+    const pr = indicatorProgress(ind, ms);
+    const baseDate = ind.baseline_date ? ` (${fmtDate(ind.baseline_date)})` : '';
     return h('article', { class: 'indicator', 'data-id': ind.id },
       h('div', { class: 'line-head' }, h('h4', null, ind.title), editButtons(ind, ind.title)),
       h('p', { class: 'ind-meta' },
-        h('span', null, `${fieldLabel('indicator', 'baseline')}: ${fmtNum(ind.baseline)}${unit}`),
+        h('span', null, `${fieldLabel('indicator', 'baseline')}: ${fmtNum(ind.baseline)}${unit}${baseDate}`),
         h('span', null, `${fieldLabel('indicator', 'target')}: ${fmtNum(ind.target)}${unit}`),
-        ind.direction ? h('span', null, `${fieldLabel('indicator', 'direction')}: ${valueLabel('indicator', 'direction', ind.direction)}`) : null,
+        pr.direction ? h('span', null, `${fieldLabel('indicator', 'direction')}: ${valueLabel('indicator', 'direction', pr.direction)}${pr.directionDerived ? ` (${t('ind.derived')})` : ''}`) : null,
         ind.source ? h('span', null, `${fieldLabel('indicator', 'source')}: ${ind.source}`) : null),
+      progressLine(pr),
       indicatorChart(ind, ms),
       ms.length ? h('details', { class: 'measurements' },
         h('summary', null, `${kindPlural('meting')} (${ms.length})`),
