@@ -122,6 +122,24 @@ static bool session_premoderated(struct tafel_server *srv, const char *session)
     return on;
 }
 
+/* True if the put or patch @p r of reflectie @p cur by @p c leaves it in a
+ * pre-moderated session: a partner's text changed after approval, or
+ * moved in from elsewhere, would otherwise reach everyone unseen. */
+static bool edit_premoderated(struct tafel_server *srv, const struct conn *c,
+                              const struct tafel_request *r, const json_t *cur)
+{
+    if (tafel_actor_moderates(&c->actor, str_field(cur, "opgave")))
+        return false;
+    const char *session;
+    if (r->type == TAFEL_MSG_PUT)
+        session = str_field(r->doc, "session"); /* a replace keeps only what it names */
+    else if (json_object_get(r->set, "session"))
+        session = str_field(r->set, "session"); /* null: out of any session */
+    else
+        session = str_field(cur, "session");
+    return session && session_premoderated(srv, session);
+}
+
 /* --------------------------------------------------- the hook (writer thread) */
 
 static const char join_alphabet[] = "ABCDEFGHJKMNPQRSTUVWXYZ23456789";
@@ -313,6 +331,12 @@ static enum tafel_err wop_check(void *ctx, struct tafel_write *w, const json_t *
             err = fill_created(op, a, proposed, info);
         else if (op->msg == TAFEL_MSG_PUT)
             keep_server_fields(op->kind, current, proposed);
+        if (current && op->premoderated) {
+            /* An edit, or a move into the session, is as new to the
+             * moderators as a first version: it waits for them again. */
+            json_object_set_new(proposed, "hidden", json_true());
+            json_object_set_new(proposed, "pending", json_true());
+        }
         if (err == TAFEL_E_OK)
             err = apply_interaction(op, w, a, proposed);
         if (err == TAFEL_E_OK)
@@ -754,10 +778,13 @@ void handle_write(struct tafel_server *srv, struct conn *c, struct tafel_request
         /* References in an update must stay inside the document's opgave. */
         json_t *cur = NULL;
         if (tafel_store_get(srv->store, tafel_schema_kind(op->kind)->name, r->id, &cur) ==
-            TAFEL_E_OK)
+            TAFEL_E_OK) {
             err = check_refs(srv, r->kind, r->type == TAFEL_MSG_PUT ? r->doc : r->set,
                              r->type == TAFEL_MSG_PUT ? "doc" : "set", str_field(cur, "opgave"),
                              &info);
+            if (r->kind == TAFEL_KIND_REFLECTIE)
+                op->premoderated = edit_premoderated(srv, c, r, cur);
+        }
         json_decref(cur);
     }
     /* What a session's participants write counts against that session: a

@@ -287,6 +287,57 @@ class SessionTest(TafelCase):
         self.assertNotIn("premoderation", plain)
 
     @async_test()
+    async def test_premoderation_holds_edits_and_moves(self):
+        """Red team: a partner's contribution that reaches a pre-moderated
+        session by an edit (its text changed after approval, or its session
+        set afterwards) waits for a moderator like a new one: nothing of the
+        new text reaches the others first."""
+        adm = await self.admin()
+        a = await adm.new_opgave()
+        _k, lkey = await adm.make_key("opgaveleider", [a], label="Leider")
+        lead = await Client.auth(self.port, lkey)
+        s = await lead.create("sessie", {"opgave": a, "question": "Wat nu?", "premoderation": True})
+        opened = await lead.ok({"type": "session.open", "id": s["id"]})
+        _k, pkey = await adm.make_key("partner", [a], label="Partner")
+        partner = await Client.auth(self.port, pkey)
+        inw = await Client.join(self.port, opened["doc"]["join_code"], "Sanne")
+        await inw.sub(a)
+        # 1. Approved, then edited: the new text waits again.
+        r = await partner.create("reflectie", {"opgave": a, "session": s["id"], "sort": "idee",
+                                               "text": "Een bankje erbij"})
+        self.assertIs(r.get("pending"), True)
+        ok = await lead.ok({"type": "moderate", "id": r["id"], "action": "approve"})
+        ev = await inw.next_event(timeout=2)  # its creation: a stub
+        self.assertEqual((ev["op"], ev["doc"]["id"]), ("delete", r["id"]))
+        ev = await inw.next_event(timeout=2)
+        self.assertEqual(ev["doc"].get("text"), "Een bankje erbij")
+        ed = await partner.ok({"type": "patch", "kind": "reflectie", "id": r["id"],
+                               "rev": ok["rev"], "set": {"text": "ONGEMODEREERD scheldwoord"}})
+        self.assertEqual((ed["doc"].get("pending"), ed["doc"].get("hidden")), (True, True), ed)
+        ev = await inw.next_event(timeout=2)  # gone from the table until approved
+        self.assertEqual((ev["op"], ev["doc"]["id"]), ("delete", r["id"]))
+        self.assertNotIn("text", ev["doc"])
+        # 2. Written outside any session, then moved into the pre-moderated one.
+        r2 = await partner.create("reflectie", {"opgave": a, "sort": "idee",
+                                                "text": "ONGEMODEREERD verhuisd"})
+        ev = await inw.next_event(timeout=2)
+        self.assertEqual(ev["doc"]["id"], r2["id"])
+        mv = await partner.ok({"type": "patch", "kind": "reflectie", "id": r2["id"],
+                               "set": {"session": s["id"]}})
+        self.assertEqual((mv["doc"].get("pending"), mv["doc"].get("hidden")), (True, True), mv)
+        # The inhabitant at the table got stubs only, and reads neither.
+        got = await inw.collect(0.5)
+        self.assertNotIn("ONGEMODEREERD", repr(got))
+        for rid in (r["id"], r2["id"]):
+            await inw.err({"type": "get", "kind": "reflectie", "id": rid}, "not_found")
+        listed = await inw.ok({"type": "list", "opgave": a, "kind": "reflectie"})
+        self.assertNotIn("ONGEMODEREERD", repr(listed))
+        # A moderator's approval shows the edit.
+        ok = await lead.ok({"type": "moderate", "id": r["id"], "action": "approve"})
+        self.assertEqual(ok["doc"]["text"], "ONGEMODEREERD scheldwoord")
+        self.assertIs(ok["doc"]["hidden"], False)
+
+    @async_test()
     async def test_votes(self):
         adm, a, lead, sid, opened = await self.setup_session()
         code = opened["doc"]["join_code"]
