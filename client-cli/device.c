@@ -222,5 +222,17 @@ enum cli_exit cmd_device(struct cli *cli, struct cli_args *a)
         return bad ? CLI_EXIT_USAGE : cli_usage(cli, T_UNKNOWN_OPTION, "--yes");
     if (is_erase && cli_opt(cli, a, "out", &bad))
         return cli_usage(cli, T_UNKNOWN_OPTION, "--out");
-    return is_export ? device_export(cli, a, a->pos[2]) : device_erase(cli, a, a->pos[2]);
+    /* "-": the token from standard input, so that it stays out of ps and
+     * the shell's history (the erasure then cannot ask: --yes). */
+    char line[128];
+    const char *token = a->pos[2];
+    if (strcmp(token, "-") == 0) {
+        if (!fgets(line, sizeof(line), stdin))
+            return cli_usage(cli, T_MISSING_ARG, "%s", "TOKEN");
+        line[strcspn(line, "\r\n")] = '\0';
+        token = line;
+    }
+    enum cli_exit rc = is_export ? device_export(cli, a, token) : device_erase(cli, a, token);
+    memset(line, 0, sizeof(line));
+    return rc;
 }

@@ -120,14 +120,16 @@ static const struct command commands[] = {
      "'Mijn bijdragen'. 'export' toont een overzicht; met --json het hele document,\n"
      "met --out FILE in een bestand dat alleen u mag lezen. 'erase' wist alles in een\n"
      "keer, ook voor de anderen; vraagt eerst om bevestiging, en weigert zonder\n"
-     "terminal tenzij --yes. Beide komen in het auditlogboek.",
+     "terminal tenzij --yes. Beide komen in het auditlogboek. TOKEN '-' leest de token\n"
+     "van standaardinvoer, zodat hij niet in ps of de shellgeschiedenis komt.",
      "An inhabitant's right of access and erasure (beheerders, at the desk): everything\n"
      "the device with this token contributed (contributions, votes, feelings about the\n"
      "timeline, the name and the session). The inhabitant sees the token on the page\n"
      "under 'Mijn bijdragen'. 'export' prints a summary; with --json the whole\n"
      "document, with --out FILE in a file only you may read. 'erase' erases all of it\n"
      "at once, also for the others; it asks to confirm first, and refuses without a\n"
-     "terminal unless --yes. Both are written to the audit log."},
+     "terminal unless --yes. Both are written to the audit log. TOKEN '-' reads the\n"
+     "token from standard input, to keep it out of ps and the shell's history."},
     {"login", cmd_login, no_opts, "tafel login URL",
      "URL en sleutel controleren en bewaren in $XDG_CONFIG_HOME/tafel/config\n"
      "(modus 0600). De sleutel komt uit TAFEL_KEY; anders van stdin als dat geen\n"

@@ -103,6 +103,16 @@ void hub_unfollow(struct hub *h, const char *opgave)
     purge_unfollowed(h, strcmp(opgave, "*") == 0 ? NULL : opgave);
 }
 
+void hub_drop_content(struct hub *h)
+{
+    for (size_t i = 0; i < h->cap; i++) {
+        struct hub_event *e = &h->ring[i];
+        free(e->full);
+        free(e->redacted);
+        e->full = e->redacted = NULL;
+    }
+}
+
 uint64_t hub_seq(const struct hub *h)
 {
     return h->last;

@@ -37,6 +37,12 @@ bool hub_follow(struct hub *h, const char *opgave);
  *  events are freed: nothing of an unfollowed opgave stays in memory. */
 void hub_unfollow(struct hub *h, const char *opgave);
 
+/** @brief Forget the serialised events the ring holds (their seqs stay): a
+ *  reader still behind them gets them from the change log, as it now is.
+ *  For when the log's content changed behind the ring (retention stripped
+ *  old versions). */
+void hub_drop_content(struct hub *h);
+
 /** @brief The seq of the newest change the hub knows of. */
 uint64_t hub_seq(const struct hub *h);
 

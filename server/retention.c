@@ -530,6 +530,8 @@ static void step_done(struct tafel_server *srv, struct wop *op)
                  (unsigned long long)t->seq);
     }
     targets_clear(s);
+    if (s->phase == PH_LOG && s->n.log_stripped)
+        hub_drop_content(srv->hub); /* the ring must not replay what the log lost */
     add(&r->total, &s->n);
     if (s->err != TAFEL_E_OK) {
         log_error("retention: the %s step failed (%s); the next run tries again",

@@ -365,6 +365,9 @@ class PrivacyCliTest(CliCase):
         self.assertIn("bijdragen: 1", cp.stdout.lower())
         cp = self.ok("--lang", "en", "device", "export", token)
         self.assertIn("contributions: 1", cp.stdout.lower())
+        # "-": the token from standard input, out of ps and shell history.
+        ex = self.js("device", "export", "-", stdin=token + "\n")
+        self.assertEqual(ex["participant"], me["actor"])
         # For scripts: the document itself.
         ex = self.js("device", "export", token)
         self.assertEqual(ex["participant"], me["actor"])

@@ -599,6 +599,56 @@ static void test_hub_behind_the_ring_reads_the_log(void **state)
     assert_int_equal(s->c->close_code, 0);
 }
 
+static bool change_id(void *ctx, const struct tafel_change *c)
+{
+    snprintf(ctx, TAFEL_ID_MAX + 1, "%s", c->id);
+    return false;
+}
+
+/* (d) When retention strips old versions from the change log, the ring
+ * must not replay them from memory to a subscriber still behind: after
+ * hub_drop_content() it gets the stripped version as the log has it (a
+ * delete stub) and the current one in full, nothing twice, nothing lost. */
+static void test_hub_forgets_what_the_log_lost(void **state)
+{
+    struct fx *f = *state;
+    struct peer *w = signed_in(f, "writer");
+    struct peer *s = signed_in(f, "subscriber");
+    subscribe(f, s);
+    uint64_t seq = hub_seq(f->srv.hub);
+    write_opgaven(f, w, 0, 1);
+    /* The opgave just written is the newest change: its id from the log. */
+    char id[TAFEL_ID_MAX + 1] = "";
+    assert_int_equal(tafel_store_changes(f->st, seq, 1, change_id, id, NULL), TAFEL_E_OK);
+    assert_true(id[0]);
+    say(f, w,
+        "{\"type\":\"patch\",\"req\":90,\"kind\":\"opgave\",\"id\":\"%s\","
+        "\"set\":{\"title\":\"o0 nieuw\"}}",
+        id);
+    settle_writes(f);
+    assert_int_equal(pump(f, w), TAFEL_OUT_IDLE);
+    json_decref(expect_msg(w, "ok"));
+    /* Strip every version made before now that a later one replaced. */
+    uint64_t next = 0, stripped = 0;
+    const struct tafel_log_terms terms = {tafel_time_now_ms() + 1000, NULL, 0};
+    assert_int_equal(tafel_store_log_strip_aged(f->st, &terms, 0, 1000, &next, &stripped),
+                     TAFEL_E_OK);
+    assert_int_equal(stripped, 1);
+    hub_drop_content(f->srv.hub);
+    assert_int_equal(pump(f, s), TAFEL_OUT_IDLE);
+    json_t *ev = expect_msg(s, "event");
+    assert_string_equal(json_string_value(json_object_get(ev, "op")), "delete");
+    assert_null(json_object_get(json_object_get(ev, "doc"), "title"));
+    assert_int_equal(json_integer_value(json_object_get(ev, "seq")), seq + 1);
+    json_decref(ev);
+    ev = expect_msg(s, "event");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(ev, "doc"), "title")),
+                        "o0 nieuw");
+    assert_int_equal(json_integer_value(json_object_get(ev, "seq")), seq + 2);
+    json_decref(ev);
+    expect_nothing_more(s);
+}
+
 /* (c) More than --max-lag changes behind, a subscriber is closed with 4408
  * at the change that puts it there, not one earlier; one that reads on is
  * not touched. */
@@ -948,6 +998,8 @@ int main(void)
         cmocka_unit_test(test_cells_within_the_table),
         cmocka_unit_test_setup_teardown(test_hub_wraps_the_ring, setup_server, teardown_server),
         cmocka_unit_test_setup_teardown(test_hub_behind_the_ring_reads_the_log, setup_server,
+                                        teardown_server),
+        cmocka_unit_test_setup_teardown(test_hub_forgets_what_the_log_lost, setup_server,
                                         teardown_server),
         cmocka_unit_test_setup_teardown(test_hub_closes_past_max_lag, setup_server,
                                         teardown_server),
