@@ -6,7 +6,8 @@
  * every `--name value` (or `--name=value`) becomes an option wherever it
  * stands, so the global options and the command's own can be mixed freely.
  * Whether an option takes a value must therefore be known here, for all
- * commands at once: the flags are the global ones, --cascade and --yes. A command
+ * commands at once: the flags are the global ones, --cascade, --yes and
+ * --dry-run. A command
  * marks each option it takes as used; what is left over is an unknown
  * option, reported before (main.c) or by (schema-driven kinds) the handler.
  */
@@ -22,7 +23,8 @@ bool cli_global_flag(const char *name)
 /* Options without a value: the global flags and the commands' flags. */
 static bool is_flag(const char *name)
 {
-    return cli_global_flag(name) || strcmp(name, "cascade") == 0 || strcmp(name, "yes") == 0;
+    return cli_global_flag(name) || strcmp(name, "cascade") == 0 || strcmp(name, "yes") == 0 ||
+           strcmp(name, "dry-run") == 0;
 }
 
 enum cli_exit cli_args_split(struct cli *cli, int argc, char **argv, struct cli_args *a)

@@ -21,6 +21,7 @@
  *   watch.c     the live change stream with reconnect
  *   report.c    the opgave's story for the council (md, html, json)
  *   device.c    an inhabitant's data by its device token: export, erase
+ *   import.c    `tafel meting import FILE`: measurements from a CSV file
  *   output.c    texts in two languages, tables, JSON, the error line, today
  *
  * Ownership: `struct cli` owns the connection, the strings read from the
@@ -238,7 +239,66 @@ enum cli_lang { CLI_NL, CLI_EN };
       "pagina van de inwoner",                                                                   \
       "check the token: 43 characters, shown under 'Mijn bijdragen' "                            \
       "on the inhabitant's page")                                                                \
-    X(T_DEV_WRITE, "kan het bestand niet schrijven", "cannot write the file")
+    X(T_DEV_WRITE, "kan het bestand niet schrijven", "cannot write the file")                    \
+    X(T_IMP_LINE, "regel", "line")                                                               \
+    X(T_IMP_COLUMN, "kolom", "column")                                                           \
+    X(T_IMP_NOT_NUMBER, "is geen getal", "is not a number")                                      \
+    X(T_IMP_USE_COMMA, "schrijf een komma, zoals 41,5 (een punt scheidt duizendtallen)",         \
+      "write a comma, like 41,5 (a dot separates thousands)")                                    \
+    X(T_IMP_OUT_OF_RANGE, "is buiten het bereik", "is out of range")                             \
+    X(T_IMP_NOT_DATE, "is geen datum", "is not a date")                                          \
+    X(T_IMP_NOT_REAL_DATE, "is geen bestaande datum", "is not a real date")                      \
+    X(T_IMP_DATE_FORMS, "schrijf DD-MM-JJJJ of JJJJ-MM-DD", "write DD-MM-YYYY or YYYY-MM-DD")    \
+    X(T_IMP_SHORT_YEAR, "schrijf het jaar voluit, zoals 31-12-2025",                             \
+      "write the year in full, like 31-12-2025")                                                 \
+    X(T_IMP_EMPTY, "leeg", "empty")                                                              \
+    X(T_IMP_TOO_LONG, "is te lang", "is too long")                                               \
+    X(T_IMP_AT_MOST, "ten hoogste", "at most")                                                   \
+    X(T_IMP_CHARS, "tekens", "characters")                                                       \
+    X(T_IMP_TOO_MANY_FIELDS, "meer velden dan de kopregel", "more fields than the header")       \
+    X(T_IMP_QUOTE_OPEN, "aanhalingsteken niet gesloten", "quote not closed")                     \
+    X(T_IMP_QUOTE_STRAY, "tekst na een sluitend aanhalingsteken", "text after a closing quote")  \
+    X(T_IMP_NOT_UTF8, "geen UTF-8; sla het bestand op als 'CSV UTF-8'",                          \
+      "not UTF-8; save the file as 'CSV UTF-8'")                                                 \
+    X(T_IMP_UNKNOWN_COLUMN, "onbekende kolom", "unknown column")                                 \
+    X(T_IMP_KNOWN_COLUMNS,                                                                       \
+      "bekend zijn datum, waarde, bron, opmerking (of toelichting) en indicator",                \
+      "known are date, value, source, note and indicator (or datum, waarde, bron, opmerking)")   \
+    X(T_IMP_COLUMN_TWICE, "kolom staat twee keer in de kopregel", "column twice in the header")  \
+    X(T_IMP_NEED_COLUMN, "kolom ontbreekt in de kopregel", "column missing from the header")     \
+    X(T_IMP_NO_INDICATOR, "welke indicator? geef --indicator ID of een kolom indicator",         \
+      "which indicator? pass --indicator ID or add an indicator column")                         \
+    X(T_IMP_NOT_FOUND, "niet gevonden", "not found")                                             \
+    X(T_IMP_DUPLICATE, "dezelfde indicator en datum als een andere regel",                       \
+      "the same indicator and date as another line")                                             \
+    X(T_IMP_SEE, "zie", "see")                                                                   \
+    X(T_IMP_EXISTS, "er is al een meting van deze indicator op",                                 \
+      "there is a measurement of this indicator on")                                             \
+    X(T_IMP_EXISTS_HINT, "al geïmporteerd? wijzig haar met 'tafel meting set'",                  \
+      "imported already? change it with 'tafel meting set'")                                     \
+    X(T_IMP_EMPTY_FILE, "geen metingen in het bestand", "no measurements in the file")           \
+    X(T_IMP_TOO_MANY_ROWS, "te veel regels", "too many lines")                                   \
+    X(T_HINT_IMP_SPLIT, "splits het bestand", "split the file")                                  \
+    X(T_IMP_READ, "kan het bestand niet lezen", "cannot read the file")                          \
+    X(T_IMP_TOO_BIG, "te groot", "too large")                                                    \
+    X(T_IMP_NOTHING, "niets geïmporteerd", "nothing imported")                                   \
+    X(T_IMP_BAD_LINE, "regel met een fout", "line with an error")                                \
+    X(T_IMP_BAD_LINES, "regels met fouten", "lines with errors")                                 \
+    X(T_IMP_MORE_ERRORS, "fouten meer, niet getoond", "more errors, not shown")                  \
+    X(T_HINT_IMP_FIX, "verbeter het bestand en probeer het opnieuw",                             \
+      "correct the file and try again")                                                          \
+    X(T_IMP_ROLLED_BACK, "al opgeslagen metingen weer verwijderd",                               \
+      "measurements stored already were deleted again")                                          \
+    X(T_IMP_NOT_ROLLED_BACK, "al opgeslagen metingen niet alle weer verwijderd",                 \
+      "measurements stored already not all deleted again")                                       \
+    X(T_IMP_HALF, "import half gelukt", "import half done")                                      \
+    X(T_HINT_IMP_LEFT,                                                                           \
+      "verwijder de genoemde metingen met 'tafel meting delete ID' voor u opnieuw importeert",   \
+      "delete the measurements named with 'tafel meting delete ID' before importing again")      \
+    X(T_IMP_LEFT_BEHIND, "niet weer verwijderd", "not deleted again")                            \
+    X(T_IMP_IMPORTED, "metingen geïmporteerd", "measurements imported")                          \
+    X(T_IMP_CHECKED, "metingen gecontroleerd, niets geïmporteerd (--dry-run)",                   \
+      "measurements checked, nothing imported (--dry-run)")
 
 enum cli_text {
 #define CLI_TEXT_ENUM(id, nl, en) id,
@@ -431,7 +491,8 @@ enum cli_exit cmd_whoami(struct cli *cli, struct cli_args *a);
 enum cli_exit cmd_login(struct cli *cli, struct cli_args *a);
 enum cli_exit cmd_watch(struct cli *cli, struct cli_args *a);
 enum cli_exit cmd_report(struct cli *cli, struct cli_args *a);
-enum cli_exit cmd_device(struct cli *cli, struct cli_args *a); /* device.c */
+enum cli_exit cmd_device(struct cli *cli, struct cli_args *a);        /* device.c */
+enum cli_exit cmd_meting_import(struct cli *cli, struct cli_args *a); /* import.c */
 
 /** @brief True if @p word is a verb of the kind commands (list show ...). */
 bool kind_verb(const char *word);

@@ -42,6 +42,7 @@ static const char *const key_opts[] = {"role", "opgave", "label", "expires", "ca
 static const char *const audit_opts[] = {"after", "limit", NULL};
 static const char *const report_opts[] = {"format", NULL};
 static const char *const device_opts[] = {"out", "yes", NULL};
+static const char *const import_opts[] = {"indicator", "dry-run", NULL};
 
 static const struct command commands[] = {
     {"KIND", cmd_kind, NULL,
@@ -68,6 +69,36 @@ static const struct command commands[] = {
     {"measure", cmd_measure, NULL, "tafel measure INDICATOR VALUE [--date D] [--source S]",
      "Een meting vastleggen bij een indicator; de datum is standaard vandaag.",
      "Record a measurement of an indicator; the date defaults to today."},
+    {"meting", cmd_meting_import, import_opts,
+     "tafel meting import FILE [--indicator ID] [--dry-run]",
+     "Metingen inlezen uit een CSV-bestand zoals gemeentelijke statistiek het uitvoert\n"
+     "(FILE '-' is standaardinvoer): ';' tussen de velden, de eerste regel noemt de\n"
+     "kolommen: datum, waarde, bron, opmerking of toelichting (ook Engels: date, value,\n"
+     "source, note), en indicator als --indicator ontbreekt. Waarden als 41,5, 1.234,5\n"
+     "en 44% (wordt 44); datums als 31-12-2025, 1-7-2025 of 2025-12-31 (jaartallen van\n"
+     "twee cijfers weigert tafel: 31-12-25 zou gokken zijn). Velden tussen \"...\" mogen\n"
+     "';' en regeleinden bevatten; UTF-8 met of zonder BOM, CRLF of LF.\n"
+     "Alles of niets: elke regel wordt eerst gecontroleerd, net als de indicator, uw\n"
+     "rechten en dubbele metingen (zelfde indicator en datum, in het bestand of al in\n"
+     "Tafel); bij een fout meldt tafel elke foute regel en importeert niets (exitcode\n"
+     "2). --dry-run controleert alleen. Het protocol kent geen transactie over\n"
+     "meerdere documenten: weigert de server halverwege toch een meting, dan verwijdert\n"
+     "tafel de metingen die deze import al opsloeg weer, en zegt het als dat niet lukt.\n"
+     "--json: {\"checked\",\"imported\",\"dry_run\",\"ids\"}.",
+     "Import measurements from a CSV file as municipal statistics export them (FILE\n"
+     "'-' is standard input): ';' between fields, the first line names the columns:\n"
+     "datum/date, waarde/value, bron/source, opmerking/toelichting/note, and indicator\n"
+     "when --indicator is not given. Values like 41,5, 1.234,5 and 44% (read as 44);\n"
+     "dates like 31-12-2025, 1-7-2025 or 2025-12-31 (two-digit years are refused:\n"
+     "31-12-25 would be a guess). Fields in \"...\" may hold ';' and line breaks;\n"
+     "UTF-8 with or without a BOM, CRLF or LF.\n"
+     "All or nothing: every line is checked first, and so are the indicator, your\n"
+     "permission and repeated measurements (same indicator and date, in the file or in\n"
+     "Tafel already); on any error tafel reports each bad line and imports nothing\n"
+     "(exit code 2). --dry-run only checks. The protocol has no transaction over\n"
+     "several documents: if the server still refuses a measurement midway, tafel\n"
+     "deletes the ones this import stored, and says so if that fails.\n"
+     "--json: {\"checked\",\"imported\",\"dry_run\",\"ids\"}."},
     {"moment", cmd_moment, NULL, "tafel moment OPGAVE --date D --title T [--type mijlpaal]",
      "Een moment of mijlpaal op de tijdlijn zetten.", "Put a moment or milestone on the timeline."},
     {"session", cmd_session, session_opts,
