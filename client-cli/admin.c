@@ -11,24 +11,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-/* "30d", "12h", "90m", "3600s" or plain seconds -> seconds; 0 if invalid. */
-static long long parse_duration(const char *s)
-{
-    char *end;
-    long long n = strtoll(s, &end, 10);
-    if (end == s || n <= 0)
-        return 0;
-    static const struct {
-        char unit;
-        long long secs;
-    } units[] = {{'\0', 1}, {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 604800}};
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (*end == units[i].unit && (!*end || !end[1]))
-            return n > (1LL << 40) / units[i].secs ? 0 : n * units[i].secs;
-    }
-    return 0;
-}
+#include "tafel_time.h"
 
 /* Send @p msg (stolen; NULL means out of memory) and hand back the reply. */
 static enum cli_exit send_msg(struct cli *cli, json_t *msg, json_t **reply)
@@ -61,7 +44,8 @@ static enum cli_exit key_create(struct cli *cli, struct cli_args *a)
     if (!json_array_size(opgaven))
         json_decref(opgaven);
     if (expires) {
-        long long secs = parse_duration(expires);
+        int64_t ms = 0; /* "30d", "12h", "90m", "3600s" or plain seconds */
+        long long secs = tafel_duration_parse(expires, true, &ms) ? (ms + 999) / 1000 : 0;
         if (!secs) {
             json_decref(msg);
             return cli_usage(cli, T_BAD_DURATION, "--expires %s", expires);

@@ -34,4 +34,10 @@ bool tafel_time_parse(const char *s, int64_t *ms);
  *  1900..2999, real month lengths, leap years). */
 bool tafel_date_valid(const char *s);
 
+/** @brief Parse a duration: a number (a decimal fraction allowed, no sign)
+ *  and a unit, s m h d w or y (365 days), e.g. "30d", "1.5h"; "0" is 0; a
+ *  bare number is seconds only when @p bare_seconds. Longer than 1000 years
+ *  is refused. Returns false if @p s is not one. */
+bool tafel_duration_parse(const char *s, bool bare_seconds, int64_t *ms);
+
 #endif /* TAFEL_TIME_H */

@@ -4,7 +4,11 @@
 #define _POSIX_C_SOURCE 200809L
 #include "tafel_time.h"
 
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -141,5 +145,37 @@ bool tafel_time_parse(const char *s, int64_t *ms)
         return false;
     int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - offset;
     *ms = secs * 1000 + frac;
+    return true;
+}
+
+bool tafel_duration_parse(const char *s, bool bare_seconds, int64_t *ms)
+{
+    static const struct {
+        char unit;
+        int64_t ms;
+    } units[] = {{'s', 1000LL},     {'m', 60000LL},        {'h', 3600000LL},
+                 {'d', 86400000LL}, {'w', 7 * 86400000LL}, {'y', 365 * 86400000LL}};
+    const double max = 1000.0 * 365 * 86400000.0;
+    if (!s || !ms)
+        return false;
+    if (strcmp(s, "0") == 0) {
+        *ms = 0;
+        return true;
+    }
+    /* Digits first: strtod would take a sign, spaces, "inf" or hex too. */
+    if (!isdigit((unsigned char)s[0]) && s[0] != '.')
+        return false;
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (end == s || errno || !isfinite(v) || v < 0 || (end[0] && end[1]))
+        return false;
+    double unit = end[0] ? 0 : bare_seconds ? 1000.0 : 0;
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++)
+        if (end[0] == units[i].unit)
+            unit = (double)units[i].ms;
+    if (unit == 0 || v * unit > max)
+        return false;
+    *ms = (int64_t)(v * unit + 0.5);
     return true;
 }

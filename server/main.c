@@ -88,7 +88,7 @@ static const char usage_text[] =
     "\n"
     "Retention (docs/privacy.md), applied at start and then every interval; every\n"
     "run leaves an audit entry 'retention' with its counts (zeros included).\n"
-    "A DURATION is a number and a unit: s, m, h, d or y (365 days), e.g. 30d or\n"
+    "A DURATION is a number and a unit: s, m, h, d, w or y (365 days), e.g. 30d or\n"
     "1.5h; 0 turns the rule off (keeps):\n"
     "  --anonymise-after DURATION  an inwoner's name on its contributions becomes\n"
     "                        'Inwoner' this long after its session closed, in the\n"
@@ -235,7 +235,7 @@ static bool parse_listen(const char *s, struct tafel_config *cfg)
  * usage error. */
 static int parse_term(const char *name, const char *val, int64_t *out)
 {
-    if (tafel_retention_parse_duration(val, out))
+    if (tafel_duration_parse(val, false, out))
         return 0;
     return usage_error("--%s wants a duration such as 30d, 12h or 90s (0: off), not '%s'", name,
                        val);

@@ -25,8 +25,6 @@
  */
 #include "retention.h"
 
-#include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,7 +38,6 @@
 #define SECOND_MS 1000LL
 #define DAY_MS    (24LL * 3600 * SECOND_MS)
 #define YEAR_MS   (365 * DAY_MS)
-#define MAX_TERM  (1000 * YEAR_MS)
 #define ACTOR     "tafeld"
 
 /* What one step does at most: a page of reflecties parsed, of which so many
@@ -158,42 +155,6 @@ static void add(struct counts *to, const struct counts *n)
     to->hidden_deleted += n->hidden_deleted;
     to->log_stripped += n->log_stripped;
     to->audit_removed += n->audit_removed;
-}
-
-bool tafel_retention_parse_duration(const char *s, int64_t *ms)
-{
-    static const struct {
-        char unit;
-        int64_t ms;
-    } units[] = {{'s', SECOND_MS},
-                 {'m', 60 * SECOND_MS},
-                 {'h', 3600 * SECOND_MS},
-                 {'d', DAY_MS},
-                 {'y', YEAR_MS}};
-    if (!s || !ms)
-        return false;
-    if (strcmp(s, "0") == 0) {
-        *ms = 0;
-        return true;
-    }
-    /* Digits first: strtod would take a sign, spaces, "inf" or hex too. */
-    if (!isdigit((unsigned char)s[0]) && s[0] != '.')
-        return false;
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || errno || !isfinite(v) || v < 0 || !end[0] || end[1])
-        return false;
-    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
-        if (end[0] == units[i].unit) {
-            double total = v * (double)units[i].ms;
-            if (total > (double)MAX_TERM)
-                return false;
-            *ms = (int64_t)(total + 0.5); /* no libm: total is >= 0 */
-            return true;
-        }
-    }
-    return false;
 }
 
 /* @p ms as the options write it ("30d", "2s"), or @p zero when 0. */

@@ -36,12 +36,4 @@ void tafel_retention_tick(struct tafel_server *srv);
 /** @brief Free the rules' state; after the writer has stopped. */
 void tafel_retention_free(struct tafel_server *srv);
 
-/**
- * @brief Parse a duration of the retention options: a non-negative number
- * (fractions allowed) and a unit, s m h d or y (365 days), e.g. "30d",
- * "1.5h", "2s"; "0" alone is zero (the rule off). Into ms; false when
- * malformed or beyond 1000 years.
- */
-bool tafel_retention_parse_duration(const char *s, int64_t *ms);
-
 #endif

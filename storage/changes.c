@@ -283,26 +283,32 @@ int store__changes_indexed(tafel_store *st, MDB_txn *txn, bool *ok)
     return rc == MDB_NOTFOUND ? 0 : rc; /* an empty log lacks nothing */
 }
 
+/* The first change record at or after @p seq, sought afresh: the walks that
+ * strip rewrite records of this very database, which moves what a cursor
+ * would be pointing at. MDB_NOTFOUND past the last. */
+static int change_seek(MDB_cursor *cur, uint64_t seq, struct tafel_change *c)
+{
+    unsigned char kbuf[8];
+    MDB_val k = {.mv_size = sizeof(kbuf), .mv_data = kbuf}, d;
+    store__put_u64(kbuf, seq);
+    int rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
+    return rc ? rc : change_decode(&k, &d, c);
+}
+
 int store__changes_reindex(tafel_store *st, MDB_txn *txn)
 {
-    unsigned char kbuf[8], ibuf[INDEX_KEY_MAX];
+    unsigned char ibuf[INDEX_KEY_MAX];
     MDB_cursor *cur;
-    MDB_val k, d, ik, empty = {0, NULL};
+    MDB_val ik, empty = {0, NULL};
     uint64_t next = 1;
     int rc = mdb_drop(txn, st->dbi[DB_DOC_CHANGES], 0);
     if (!rc)
         rc = mdb_cursor_open(txn, st->dbi[DB_CHANGES], &cur);
     if (rc)
         return rc;
-    /* Seek afresh for every record: stripping rewrites records of this
-     * very database, which moves what a cursor would be pointing at. */
     for (;;) {
         struct tafel_change c;
-        store__put_u64(kbuf, next);
-        k = (MDB_val){.mv_size = sizeof(kbuf), .mv_data = kbuf};
-        rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-        if (!rc)
-            rc = change_decode(&k, &d, &c);
+        rc = change_seek(cur, next, &c);
         if (rc)
             break;
         next = c.seq + 1;
@@ -433,9 +439,7 @@ static int superseded(tafel_store *st, MDB_txn *txn, const struct tafel_change *
 int store__changes_strip_aged(tafel_store *st, MDB_txn *txn, const struct tafel_log_terms *t,
                               uint64_t from, uint64_t max_scan, uint64_t *next, uint64_t *stripped)
 {
-    unsigned char kbuf[8];
     MDB_cursor *cur;
-    MDB_val k, d;
     int64_t stop_ms = t->before_ms;
     for (size_t i = 0; i < t->nown; i++) {
         if (t->own[i].before_ms > stop_ms)
@@ -449,19 +453,13 @@ int store__changes_strip_aged(tafel_store *st, MDB_txn *txn, const struct tafel_
     if (rc)
         return rc;
     uint64_t pos = from ? from : 1, scanned = 0;
-    /* Seek afresh for every record, as the reindex does: stripping rewrites
-     * records of this very database. */
     for (;;) {
         struct tafel_change c;
         if (scanned == max_scan) {
             *next = pos;
             break;
         }
-        store__put_u64(kbuf, pos);
-        k = (MDB_val){.mv_size = sizeof(kbuf), .mv_data = kbuf};
-        rc = mdb_cursor_get(cur, &k, &d, MDB_SET_RANGE);
-        if (!rc)
-            rc = change_decode(&k, &d, &c);
+        rc = change_seek(cur, pos, &c);
         if (rc)
             break;
         /* Time follows seq: nothing from here on is old enough for any term. */

@@ -80,13 +80,37 @@ static void test_dates(void **state)
     assert_false(tafel_date_valid(NULL));
 }
 
+/* One parser for tafeld's retention terms and tafel's --expires. */
+static void test_durations(void **state)
+{
+    (void)state;
+    int64_t ms = -1;
+    assert_true(tafel_duration_parse("30d", false, &ms));
+    assert_int_equal(ms, 30LL * 86400000);
+    assert_true(tafel_duration_parse("1.5h", false, &ms));
+    assert_int_equal(ms, 5400000);
+    assert_true(tafel_duration_parse("2w", false, &ms));
+    assert_int_equal(ms, 14LL * 86400000);
+    assert_true(tafel_duration_parse("1y", false, &ms));
+    assert_int_equal(ms, 365LL * 86400000);
+    assert_true(tafel_duration_parse("0", false, &ms));
+    assert_int_equal(ms, 0);
+    assert_true(tafel_duration_parse("3600", true, &ms)); /* bare seconds when allowed */
+    assert_int_equal(ms, 3600000);
+    static const char *const bad[] = {"30",  "-1d", "3x",  "d",   "inf d", "1e9y",
+                                      "0.5", "",    " 1d", "1dd", "+1d"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+        assert_false(tafel_duration_parse(bad[i], false, &ms));
+    assert_false(tafel_duration_parse("soon", true, &ms));
+    assert_false(tafel_duration_parse("1001y", true, &ms));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_err_tables),
-        cmocka_unit_test(test_errinfo_sanitises),
-        cmocka_unit_test(test_time_roundtrip),
-        cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_err_tables),     cmocka_unit_test(test_errinfo_sanitises),
+        cmocka_unit_test(test_time_roundtrip), cmocka_unit_test(test_dates),
+        cmocka_unit_test(test_durations),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
